@@ -1,0 +1,41 @@
+"""HTTP adapter: the Flask app factory. Imports core/ and models/, never workers/."""
+
+from __future__ import annotations
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from api import db, errors, logs, queue
+from api.views import comments, demo, health
+from core.config import Settings
+from core.devkeys import with_dev_keys
+from core.privacy import PrivacyVault
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the HTTP app. Tests pass their own Settings; production reads the environment."""
+    settings = settings or Settings.from_env()
+    settings.check_production_safety()
+    settings = with_dev_keys(settings)
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_content_length,
+        MAX_FORM_MEMORY_SIZE=settings.max_content_length,
+        MAX_FORM_PARTS=100,
+        JSON_SORT_KEYS=False,
+    )
+    app.extensions["replyguard.settings"] = settings
+    app.extensions["replyguard.vault"] = PrivacyVault(settings)
+    if settings.proxy_hops > 0:
+        hops = settings.proxy_hops
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
+        )
+    logs.init_app(app, settings)
+    db.init_app(app, settings)
+    queue.init_app(app, settings)
+    errors.init_app(app)
+    for blueprint in (comments.bp, health.bp, demo.bp):
+        app.register_blueprint(blueprint)
+    return app

@@ -1,0 +1,1 @@
+"""Blueprints: thin views (load → core → commit → dump)."""

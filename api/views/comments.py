@@ -1,0 +1,212 @@
+"""Public comment endpoints: submit, status of one comment, a thread's approved comments.
+
+Cross-origin rules: a request carrying an Origin (or, failing that, a Referer) must come
+from one of the site's allowed origins or from this service's own origin, else 403;
+requests with neither (server-to-server clients, curl) are accepted. Allowed origins get
+exact-origin CORS headers with `Vary: Origin`, never `*`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from flask import Blueprint, Response, g, jsonify, render_template, request, url_for
+
+from api.context import settings, vault
+from api.db import get_session
+from api.errors import ApiError
+from api.schemas import SubmissionSchema, dump_comment, to_new_comment
+from core import comments, sites
+from core.comments import SubmissionMeta
+from core.errors import OriginNotAllowed
+from models import Comment, CommentStatus, Site
+
+bp = Blueprint("comments", __name__, url_prefix="/api/v1/sites/<site>")
+
+PAGE_DEFAULT, PAGE_MAX = 50, 200
+AWAITING_MARKER = "awaiting-moderation"
+
+
+def service_origin() -> str:
+    """This service's own origin as the client sees it."""
+    return sites.origin_of(request.host_url) or ""
+
+
+def request_origin() -> str | None:
+    """The Origin header, or the Referer's origin when a client sends no Origin."""
+    origin = request.headers.get("Origin")
+    if origin is not None:
+        return origin
+    return sites.origin_of(request.headers.get("Referer"))
+
+
+def require_allowed_origin(site: Site) -> None:
+    origin = request_origin()
+    if origin is not None and not sites.origin_allowed(site, origin, service_origin=service_origin()):
+        raise OriginNotAllowed("This site does not accept comments from that origin.")
+
+
+def _wants_html() -> bool:
+    return (
+        request.mimetype == "application/x-www-form-urlencoded"
+        and request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html"
+    )
+
+
+def _read_payload() -> dict[str, Any]:
+    if request.mimetype == "application/json":
+        try:
+            payload = json.loads(request.get_data(cache=False) or b"null")
+        except (ValueError, RecursionError) as exc:
+            raise ApiError(400, "malformed_json", "The request body is not valid JSON.") from exc
+        if not isinstance(payload, dict):
+            raise ApiError(400, "malformed_json", "The request body must be a JSON object.")
+        return payload
+    if request.mimetype == "application/x-www-form-urlencoded":
+        return request.form.to_dict(flat=True)
+    raise ApiError(
+        415,
+        "unsupported_media_type",
+        "Send application/json or application/x-www-form-urlencoded.",
+    )
+
+
+def _safe_redirect(site: Site, *candidates: str | None) -> str | None:
+    """The first candidate URL on an origin allowed for the site (no open redirects)."""
+    for url in candidates:
+        origin = sites.origin_of(url)
+        if url and origin and sites.origin_allowed(site, origin, service_origin=service_origin()):
+            return url
+    return None
+
+
+def _with_marker(url: str, comment_id: int) -> str:
+    parts = urlsplit(url)
+    query = "&".join(
+        filter(None, [parts.query, urlencode({"rg_status": AWAITING_MARKER, "rg_comment": comment_id})])
+    )
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, f"comment-{comment_id}"))
+
+
+def status_body(site_key: str, comment: Comment) -> dict[str, Any]:
+    """The public status of one comment; its text only once approved."""
+    body: dict[str, Any] = {
+        "id": comment.id,
+        "status": comment.status.value,
+        "thread": comment.thread.key,
+        "submitted_at": comment.submitted_at.isoformat(),
+        "decided_at": comment.decided_at.isoformat() if comment.decided_at else None,
+        "status_url": url_for(
+            "comments.comment_status", site=site_key, comment_id=comment.id, _external=True
+        ),
+    }
+    if comment.status is CommentStatus.APPROVED:
+        body["comment"] = dump_comment(comments.public_comment(comment))
+    return body
+
+
+@bp.post("/comments")
+def submit_comment(site: str) -> Response:
+    """Accept a comment for moderation: 202 with a status URL (303 for a browser form)."""
+    g.wants_html = _wants_html()
+    g.back_url = request.headers.get("Referer")
+    session = get_session()
+    site_row = sites.get_site(session, site)
+    g.site = site_row
+    require_allowed_origin(site_row)
+    data = SubmissionSchema().load(_read_payload())
+    redirect_to = data.pop("redirect_to", None)
+    g.back_url = _safe_redirect(site_row, redirect_to, request.headers.get("Referer"))
+    meta = SubmissionMeta(
+        ip=request.remote_addr,
+        user_agent=request.headers.get("User-Agent"),
+        referrer=request.headers.get("Referer"),
+    )
+    comment = comments.submit(
+        session, site_row, to_new_comment(data), meta=meta, vault=vault(), settings=settings()
+    )
+    session.commit()  # the moderation task is published after this line
+    body = status_body(site, comment)
+    if g.wants_html:
+        target = _safe_redirect(site_row, redirect_to, request.headers.get("Referer"), comment.thread.url)
+        if target is not None:
+            response = Response(status=303)
+            response.headers["Location"] = _with_marker(target, comment.id)
+            return response
+        return Response(render_template("awaiting.html", comment=body), status=202)
+    response = jsonify(body)
+    response.status_code = 202
+    response.headers["Location"] = body["status_url"]
+    return response
+
+
+@bp.get("/comments/<int:comment_id>")
+def comment_status(site: str, comment_id: int) -> Response:
+    """The public status of one comment (its text only once approved)."""
+    session = get_session()
+    comment = comments.get_comment(session, site, comment_id)
+    g.site = comment.thread.site
+    return jsonify(status_body(site, comment))
+
+
+@bp.get("/threads/<path:thread>/comments")
+def thread_comments(site: str, thread: str) -> Response:
+    """Approved comments of a thread, threaded; `limit` top-level comments after `after`."""
+    limit = request.args.get("limit", PAGE_DEFAULT, type=int) or PAGE_DEFAULT
+    limit = max(1, min(limit, PAGE_MAX))
+    after = request.args.get("after", None, type=int)
+    session = get_session()
+    page = comments.approved_thread(session, site, thread, after=after, limit=limit)
+    g.site = sites.get_site(session, site)
+    next_url = (
+        url_for("comments.thread_comments", site=site, thread=thread, after=page.next_after,
+                limit=limit, _external=True)
+        if page.next_after is not None
+        else None
+    )
+    return jsonify(
+        {
+            "thread": {
+                "key": thread,
+                "url": page.thread.url if page.thread else None,
+                "title": page.thread.title if page.thread else None,
+            },
+            "total": page.total,
+            "comments": [dump_comment(node) for node in page.roots],
+            "next": next_url,
+        }
+    )
+
+
+@bp.route("/comments", methods=["OPTIONS"])
+@bp.route("/comments/<int:comment_id>", methods=["OPTIONS"])
+@bp.route("/threads/<path:thread>/comments", methods=["OPTIONS"])
+def preflight(site: str, **_ignored: Any) -> Response:
+    """CORS preflight: only an allowed origin gets the CORS headers (added in after_request)."""
+    session = get_session()
+    site_row = sites.get_site(session, site)
+    g.site = site_row
+    origin = request.headers.get("Origin")
+    if origin is None or not sites.origin_allowed(site_row, origin, service_origin=service_origin()):
+        raise OriginNotAllowed("This site does not accept requests from that origin.")
+    response = Response(status=204)
+    response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+    response.headers["Access-Control-Allow-Headers"] = "Content-Type, Accept"
+    response.headers["Access-Control-Max-Age"] = "600"
+    return response
+
+
+@bp.after_request
+def cors_headers(response: Response) -> Response:
+    """Exact-origin CORS for the site's allowed origins; always `Vary: Origin`."""
+    response.vary.add("Origin")
+    origin = request.headers.get("Origin")
+    site_row: Site | None = g.get("site")
+    if origin and site_row is not None and sites.origin_allowed(
+        site_row, origin, service_origin=service_origin()
+    ):
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Expose-Headers"] = "Location, Retry-After, X-Request-Id"
+    return response

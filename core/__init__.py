@@ -1,0 +1,1 @@
+"""The domain: everything that decides. Imports models/ and plain libraries, never Flask or Celery."""

@@ -1,0 +1,100 @@
+"""One frozen Settings object: the only place that reads the environment.
+
+Every variable is `REPLYGUARD_<FIELD NAME IN UPPER CASE>`; `PORT` is read too, for the
+development server only. Tests and benchmarks build Settings directly.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Self
+
+
+class ConfigError(Exception):
+    """The configuration cannot run safely (e.g. production without real keys)."""
+
+
+def _parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ConfigError(f"not a boolean: {raw!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob in one place, with the embedded (`make run`) defaults."""
+
+    env: str = "development"  # development | test | production
+    database_url: str = "sqlite:///instance/replyguard.sqlite3"
+    broker_url: str = "redis://127.0.0.1:6379/0"
+    secret_key: str = "dev"
+    # Email encryption keys: "kid:base64key[,kid:base64key...]"; the first one encrypts.
+    email_keys: str = ""
+    # HMAC key for the email/IP blind indexes (base64, 32 bytes), separate from email_keys.
+    index_key: str = ""
+    instance_path: str = "instance"
+    # Reverse proxies in front of the API whose X-Forwarded-For we trust (0: trust none).
+    proxy_hops: int = 0
+    # WordPress's flood rule: one comment per this many seconds per full IP or per email.
+    flood_seconds: int = 15
+    # The sweeper runs this often and re-sends comments still pending after stale_after.
+    sweep_interval_seconds: int = 60
+    stale_after_seconds: int = 120
+    # After this many dispatches without a decision, a comment is held for a human.
+    max_dispatches: int = 5
+    max_content_length: int = 256 * 1024
+    # Broker socket timeouts (s): the request path must never hang on Redis.
+    broker_timeout_seconds: float = 1.0
+    log_level: str = "INFO"
+    port: int = field(default=8000, metadata={"env": "PORT"})
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
+        """Build Settings from `REPLYGUARD_*` variables; unknown ones are ignored."""
+        source = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            key = f.metadata.get("env", f"REPLYGUARD_{f.name.upper()}")
+            if key not in source:
+                continue
+            raw = source[key]
+            kind = type(f.default)
+            try:
+                if kind is bool:
+                    values[f.name] = _parse_bool(raw)
+                elif kind in (int, float):
+                    values[f.name] = kind(raw)
+                else:
+                    values[f.name] = raw
+            except ValueError as exc:
+                raise ConfigError(f"{key}: {exc}") from exc
+        return cls(**values)
+
+    def with_overrides(self, **changes: Any) -> Self:
+        """A copy with some fields changed (tests, the dev server)."""
+        return replace(self, **changes)
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    def check_production_safety(self) -> None:
+        """Refuse to run production on development secrets."""
+        if not self.is_production:
+            return
+        problems = []
+        if self.secret_key in {"", "dev"}:
+            problems.append("REPLYGUARD_SECRET_KEY must be set to a random value")
+        if not self.email_keys:
+            problems.append("REPLYGUARD_EMAIL_KEYS must be set (see .env.example)")
+        if not self.index_key:
+            problems.append("REPLYGUARD_INDEX_KEY must be set (see .env.example)")
+        if self.database_url.startswith("sqlite"):
+            problems.append("REPLYGUARD_DATABASE_URL must point at PostgreSQL in production")
+        if problems:
+            raise ConfigError("refusing to start in production: " + "; ".join(problems))

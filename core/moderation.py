@@ -1,0 +1,136 @@
+"""Decisions: the only way a comment's status changes.
+
+Every change is a compare-and-set on the current status (so two deciders can't both win),
+writes a Decision with every check's verdict, and completes the comment's outbox entry in
+the same transaction. The worker, the sweeper and (later) moderators all come through here.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from core import outbox, tasknames
+from core.checks import Action, CheckContext, Verdict, default_checks, run_pipeline
+from core.checks.base import CommentFacts
+from core.privacy import EncryptedEmail, PrivacyVault
+from core.sites import site_policy
+from models import CheckResult, Comment, CommentStatus, Decision
+from models.base import utcnow
+
+log = logging.getLogger(__name__)
+
+STATUS_FOR_ACTION = {
+    Action.APPROVE: CommentStatus.APPROVED,
+    Action.HOLD: CommentStatus.HELD,
+    Action.REJECT: CommentStatus.REJECTED,
+    Action.SPAM: CommentStatus.SPAM,
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a decision attempt did: `changed` is False when someone else decided first."""
+
+    comment_id: int
+    changed: bool
+    status: CommentStatus | None
+
+
+def facts_for(comment: Comment, vault: PrivacyVault) -> CommentFacts:
+    """Decrypt and detach what the checks need."""
+    email = vault.decrypt_email(
+        EncryptedEmail(comment.email_ciphertext, comment.email_key_id, comment.email_index)
+    )
+    return CommentFacts(
+        body=comment.body,
+        author_name=comment.author_name,
+        email=email,
+        website=comment.website,
+        ip_truncated=comment.ip_truncated,
+        ip_index=comment.ip_index,
+        user_agent=comment.user_agent,
+    )
+
+
+def moderate(session: Session, comment_id: int, *, vault: PrivacyVault) -> Outcome:
+    """Decide one PENDING comment with the pipeline. Idempotent: anything already decided
+    (or gone) is left alone. The caller commits."""
+    comment = session.get(Comment, comment_id)
+    if comment is None or comment.status is not CommentStatus.PENDING:
+        outbox.complete(session, tasknames.MODERATE, comment_id)
+        log.info("already decided", extra={"comment_id": comment_id})
+        return Outcome(comment_id, changed=False, status=comment.status if comment else None)
+    ctx = CheckContext(policy=site_policy(comment.thread.site), ip_index_of=vault.ip_index)
+    result = run_pipeline(default_checks(), facts_for(comment, vault), ctx)
+    return decide(
+        session,
+        comment,
+        STATUS_FOR_ACTION[result.action],
+        decided_by=result.decided_by,
+        reason=result.reason,
+        verdicts=result.verdicts,
+    )
+
+
+def decide(
+    session: Session,
+    comment: Comment,
+    new_status: CommentStatus,
+    *,
+    decided_by: str,
+    reason: str,
+    verdicts: list[tuple[str, Verdict | None]] | None = None,
+    expected: CommentStatus = CommentStatus.PENDING,
+) -> Outcome:
+    """Compare-and-set `expected → new_status` with its audit trail. The caller commits."""
+    now = utcnow()
+    moved = session.execute(
+        update(Comment)
+        .where(Comment.id == comment.id, Comment.status == expected)
+        .values(status=new_status, decided_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if moved != 1:
+        session.refresh(comment)
+        log.info("lost the race to decide", extra={"comment_id": comment.id})
+        return Outcome(comment.id, changed=False, status=comment.status)
+    decision = Decision(
+        comment_id=comment.id,
+        decided_by=decided_by,
+        from_status=expected.value,
+        to_status=new_status.value,
+        reason=reason,
+        created_at=now,
+    )
+    for position, (name, verdict) in enumerate(verdicts or []):
+        decision.checks.append(
+            CheckResult(
+                position=position,
+                check_name=name,
+                action=verdict.action.value if verdict else None,
+                score=verdict.score if verdict else 0.0,
+                reason=verdict.reason if verdict else "no opinion",
+            )
+        )
+    session.add(decision)
+    comment.status = new_status
+    comment.decided_at = now
+    outbox.complete(session, tasknames.MODERATE, comment.id)
+    log.info(
+        "decided",
+        extra={"comment_id": comment.id, "status": new_status.value, "decided_by": decided_by},
+    )
+    return Outcome(comment.id, changed=True, status=new_status)
+
+
+def hold_for_human(session: Session, comment_id: int, reason: str) -> Outcome:
+    """Hold a still-PENDING comment that could not be decided automatically."""
+    comment = session.get(Comment, comment_id)
+    if comment is None or comment.status is not CommentStatus.PENDING:
+        outbox.complete(session, tasknames.MODERATE, comment_id)
+        return Outcome(comment_id, changed=False, status=comment.status if comment else None)
+    return decide(session, comment, CommentStatus.HELD, decided_by="system", reason=reason)

@@ -1,0 +1,64 @@
+"""Comments. Visibility is decided by `status`, never by deleting rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import Enum, ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Base, created_at
+from models.site import Thread
+
+
+class CommentStatus(enum.StrEnum):
+    """Where a comment stands. Only `approved` comments are public."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    HELD = "held"
+    REJECTED = "rejected"
+    SPAM = "spam"
+
+
+class Comment(Base):
+    """One submitted comment. The email exists only as ciphertext and a blind index."""
+
+    __tablename__ = "comments"
+    __table_args__ = (
+        Index("ix_comments_thread_status_id", "thread_id", "status", "id"),
+        Index("ix_comments_email_index_submitted", "email_index", "submitted_at"),
+        Index("ix_comments_ip_index_submitted", "ip_index", "submitted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id"))
+    author_name: Mapped[str] = mapped_column(String(245))
+    website: Mapped[str | None] = mapped_column(String(200))
+    email_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    email_key_id: Mapped[str] = mapped_column(String(32))
+    email_index: Mapped[bytes] = mapped_column(LargeBinary(32))
+    ip_index: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    ip_truncated: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(500))
+    referrer: Mapped[str | None] = mapped_column(String(2000))
+    body: Mapped[str] = mapped_column(Text)
+    # SHA-256 of the body, for WordPress-style duplicate detection without comparing Text.
+    body_hash: Mapped[bytes] = mapped_column(LargeBinary(32), index=True)
+    status: Mapped[CommentStatus] = mapped_column(
+        Enum(
+            CommentStatus,
+            native_enum=False,
+            create_constraint=True,
+            length=16,
+            name="comment_status",
+            values_callable=lambda e: [m.value for m in e],
+        ),
+        default=CommentStatus.PENDING,
+    )
+    submitted_at: Mapped[created_at]
+    decided_at: Mapped[dt.datetime | None]
+
+    thread: Mapped[Thread] = relationship(lazy="joined")

@@ -1,0 +1,1 @@
+"""Alembic migrations; run them through models.migrate.upgrade()."""

@@ -1,0 +1,60 @@
+"""Thin tasks: ids in, one session scope, core decides.
+
+`moderate` is idempotent (a decided comment is left alone, and the status change is a
+compare-and-set), so a redelivered or re-swept message does no harm. A CheckUnavailable
+is retried with backoff; after the last retry the comment is held for a human.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from celery.exceptions import MaxRetriesExceededError
+from sqlalchemy.exc import OperationalError
+
+from core import moderation, sweeper, tasknames
+from core.checks import CheckUnavailable
+from models.db import session_scope
+from workers.celery_app import publish, session_factory, settings, vault
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(
+    name=tasknames.MODERATE,
+    bind=True,
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=5,
+)
+def moderate(self: object, comment_id: int) -> None:
+    """Decide one PENDING comment with the checks pipeline."""
+    try:
+        with session_scope(session_factory()) as session:
+            moderation.moderate(session, comment_id, vault=vault())
+    except CheckUnavailable as exc:
+        try:
+            raise self.retry(exc=exc, countdown=min(60, 2 ** self.request.retries))  # type: ignore[attr-defined]
+        except MaxRetriesExceededError:
+            with session_scope(session_factory()) as session:
+                moderation.hold_for_human(session, comment_id, f"a check could not run: {exc}")
+
+
+@shared_task(name=tasknames.SWEEP_OUTBOX, acks_late=True, ignore_result=True)
+def sweep_outbox() -> int:
+    """Re-send outbox entries whose task has not completed in time; returns how many."""
+    with session_scope(session_factory()) as session:
+        result = sweeper.sweep(session, settings())
+    sent = 0
+    for task_name, ref_id in result.to_send:
+        try:
+            publish(task_name, ref_id)
+            sent += 1
+        except Exception as exc:  # the next sweep tries again
+            log.warning("re-send failed", extra={"ref_id": ref_id, "error": type(exc).__name__})
+    return sent
