@@ -41,8 +41,9 @@ def complete(session: Session, task_name: str, ref_id: int) -> None:
     )
 
 
-def install_publisher(factory: sessionmaker[Session], publish: Publisher) -> None:
-    """Send each session's enqueued tasks after it commits; never raise into the caller."""
+def install_publisher(target: sessionmaker[Session] | Session, publish: Publisher) -> None:
+    """Send enqueued tasks after each commit of `target` (a factory or one session);
+    forget them on rollback; never raise into the caller."""
 
     def after_commit(session: Session) -> None:
         for task_name, ref_id in session.info.pop(_PENDING_KEY, []):
@@ -57,8 +58,8 @@ def install_publisher(factory: sessionmaker[Session], publish: Publisher) -> Non
     def after_rollback(session: Session) -> None:
         session.info.pop(_PENDING_KEY, None)
 
-    event.listen(factory, "after_commit", after_commit)
-    event.listen(factory, "after_soft_rollback", lambda s, _t: after_rollback(s))
+    event.listen(target, "after_commit", after_commit)
+    event.listen(target, "after_soft_rollback", lambda s, _t: after_rollback(s))
 
 
 def due_for_redispatch(

@@ -1,0 +1,58 @@
+# Replyguard: `make run` starts the whole service on the embedded default,
+# `make test` runs the test suite. Both create .venv and install on first use.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PORT   ?= 8000
+
+.PHONY: help install run test test-fast lint fmt bench system-deps migrate clean
+
+help: ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install Replyguard with its development tools
+
+run: $(STAMP) ## Start API + Celery worker + beat + embedded Redis on SQLite (http://127.0.0.1:$(PORT)/demo)
+	PORT=$(PORT) $(BIN)/replyguard run
+
+system-deps: ## Install Chromium (browser tests) and docker-compose (compose file check) if missing
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v docker-compose >/dev/null 2>&1 || missing="$$missing docker-compose"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+test: $(STAMP) system-deps ## Run the whole suite (PostgreSQL and Redis on 127.0.0.1, see README)
+	$(BIN)/pytest
+
+test-fast: $(STAMP) ## Unit and API tests only (no subprocesses, no browser)
+	$(BIN)/pytest -m "not integration and not browser"
+
+lint: $(STAMP) ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy api workers core models cli bench
+
+fmt: $(STAMP) ## Format and autofix
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(STAMP) ## Ingest benchmark (see bench/README.md)
+	$(BIN)/python bench/ingest.py
+
+migrate: $(STAMP) ## Apply migrations to REPLYGUARD_DATABASE_URL
+	$(BIN)/replyguard migrate
+
+clean: ## Remove the virtualenv, caches and the instance folder
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
