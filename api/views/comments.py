@@ -107,7 +107,7 @@ def status_body(site_key: str, comment: Comment) -> dict[str, Any]:
     return body
 
 
-@bp.post("/comments")
+@bp.post("/comments", provide_automatic_options=False)
 def submit_comment(site: str) -> Response:
     """Accept a comment for moderation: 202 with a status URL (303 for a browser form)."""
     g.wants_html = _wants_html()
@@ -142,7 +142,7 @@ def submit_comment(site: str) -> Response:
     return response
 
 
-@bp.get("/comments/<int:comment_id>")
+@bp.get("/comments/<int:comment_id>", provide_automatic_options=False)
 def comment_status(site: str, comment_id: int) -> Response:
     """The public status of one comment (its text only once approved)."""
     session = get_session()
@@ -151,7 +151,7 @@ def comment_status(site: str, comment_id: int) -> Response:
     return jsonify(status_body(site, comment))
 
 
-@bp.get("/threads/<path:thread>/comments")
+@bp.get("/threads/<path:thread>/comments", provide_automatic_options=False)
 def thread_comments(site: str, thread: str) -> Response:
     """Approved comments of a thread, threaded; `limit` top-level comments after `after`."""
     limit = request.args.get("limit", PAGE_DEFAULT, type=int) or PAGE_DEFAULT
