@@ -11,7 +11,9 @@ from models.db import make_engine, make_sessionmaker
 
 def init_app(app: Flask, settings: Settings) -> None:
     """Create the engine and session factory; register the teardown."""
-    engine = make_engine(settings.database_url, application_name="replyguard-api", hide_parameters=True)
+    engine = make_engine(
+        settings.database_url, application_name="replyguard-api", hide_parameters=True
+    )
     app.extensions["replyguard.engine"] = engine
     app.extensions["sessionmaker"] = make_sessionmaker(engine)
     app.teardown_appcontext(close_session)

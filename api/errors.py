@@ -78,7 +78,9 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(ValidationError)
     def validation_failed(exc: ValidationError) -> Response:
         fields = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
-        return error_response(422, "validation_failed", "Some fields need attention.", fields=fields)
+        return error_response(
+            422, "validation_failed", "Some fields need attention.", fields=fields
+        )
 
     @app.errorhandler(domain.DomainError)
     def domain_error(exc: domain.DomainError) -> Response:
@@ -101,7 +103,11 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     @app.errorhandler(PoolTimeout)
     def database_unavailable(exc: Exception) -> Response:
-        if isinstance(exc, DBAPIError) and not exc.connection_invalidated and not _is_connectivity(exc):
+        if (
+            isinstance(exc, DBAPIError)
+            and not exc.connection_invalidated
+            and not _is_connectivity(exc)
+        ):
             return unexpected(exc)
         log.error("database unavailable", extra={"error": type(exc).__name__})
         return error_response(
@@ -120,6 +126,13 @@ def init_app(app: Flask) -> None:
 def _is_connectivity(exc: DBAPIError) -> bool:
     """OperationalErrors that mean "can't reach the database" rather than a bad query."""
     text = str(exc.orig).lower()
-    markers = ("connection", "could not connect", "server closed", "terminating", "timeout",
-               "database is locked", "unable to open")
+    markers = (
+        "connection",
+        "could not connect",
+        "server closed",
+        "terminating",
+        "timeout",
+        "database is locked",
+        "unable to open",
+    )
     return any(marker in text for marker in markers)

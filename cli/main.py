@@ -43,7 +43,10 @@ def seed_demo_command() -> None:
 @click.argument("key")
 @click.option("--name", required=True, help="Display name of the site.")
 @click.option(
-    "--origin", "origins", multiple=True, help="Allowed origin, e.g. https://news.example (repeatable)."
+    "--origin",
+    "origins",
+    multiple=True,
+    help="Allowed origin, e.g. https://news.example (repeatable).",
 )
 def add_site(key: str, name: str, origins: tuple[str, ...]) -> None:
     """Register a site that may embed the comment form."""
@@ -54,7 +57,9 @@ def add_site(key: str, name: str, origins: tuple[str, ...]) -> None:
         raise click.BadParameter(f"not a bare origin (scheme://host[:port]): {', '.join(bad)}")
     settings = Settings.from_env()
     with session_scope(make_sessionmaker(make_engine(settings.database_url))) as session:
-        site = ensure_site(session, key, name=name, allowed_origins=[o.rstrip("/") for o in origins])
+        site = ensure_site(
+            session, key, name=name, allowed_origins=[o.rstrip("/") for o in origins]
+        )
         click.echo(f"site {site.key!r} (id {site.id})")
 
 
@@ -70,8 +75,12 @@ def generate_keys() -> None:
 
 @main.command()
 @click.option("--port", type=int, default=None, help="API port (default: $PORT or 8000).")
-@click.option("--workers", "web_workers", type=int, default=2, show_default=True, help="gunicorn workers.")
-@click.option("--concurrency", type=int, default=2, show_default=True, help="Celery worker processes.")
+@click.option(
+    "--workers", "web_workers", type=int, default=2, show_default=True, help="gunicorn workers."
+)
+@click.option(
+    "--concurrency", type=int, default=2, show_default=True, help="Celery worker processes."
+)
 def run(port: int | None, web_workers: int, concurrency: int) -> None:
     """Run the whole service on the embedded default: SQLite, an embedded Redis, a Celery
     worker and beat, and the API under gunicorn. Ctrl-C stops every process."""
@@ -79,8 +88,9 @@ def run(port: int | None, web_workers: int, concurrency: int) -> None:
 
     settings = Settings.from_env()
     try:
-        stack = DevStack(settings, port=port or settings.port, web_workers=web_workers,
-                         concurrency=concurrency)
+        stack = DevStack(
+            settings, port=port or settings.port, web_workers=web_workers, concurrency=concurrency
+        )
     except ConfigError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)

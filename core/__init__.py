@@ -1,1 +1,4 @@
-"""The domain: everything that decides. Imports models/ and plain libraries, never Flask or Celery."""
+"""The domain: everything that decides.
+
+Imports models/ and plain libraries, never Flask or Celery.
+"""

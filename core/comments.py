@@ -166,7 +166,9 @@ def _refuse_duplicate(
         .limit(1)
     )
     if duplicate is not None:
-        raise DuplicateComment("Duplicate comment detected; it looks as though you've already said that!")
+        raise DuplicateComment(
+            "Duplicate comment detected; it looks as though you've already said that!"
+        )
 
 
 def _refuse_flood(

@@ -32,7 +32,7 @@ class Settings:
     env: str = "development"  # development | test | production
     database_url: str = "sqlite:///instance/replyguard.sqlite3"
     broker_url: str = "redis://127.0.0.1:6379/0"
-    secret_key: str = "dev"
+    secret_key: str = "dev"  # noqa: S105  (refused when env is production)
     # Email encryption keys: "kid:base64key[,kid:base64key...]"; the first one encrypts.
     email_keys: str = ""
     # HMAC key for the email/IP blind indexes (base64, 32 bytes), separate from email_keys.
@@ -63,7 +63,7 @@ class Settings:
             if key not in source:
                 continue
             raw = source[key]
-            kind = type(f.default)
+            kind: type[Any] = type(f.default)
             try:
                 if kind is bool:
                     values[f.name] = _parse_bool(raw)

@@ -14,12 +14,14 @@ from pathlib import Path
 from core.config import ConfigError, Settings
 from core.privacy import new_key_material
 
+DEV_SECRET = Settings().secret_key  # the placeholder default that must be replaced
+
 DEV_KEYS_FILE = "dev-keys.json"
 
 
 def with_dev_keys(settings: Settings) -> Settings:
     """Return settings with keys filled from `<instance>/dev-keys.json`, creating it if needed."""
-    if settings.email_keys and settings.index_key and settings.secret_key != "dev":
+    if settings.email_keys and settings.index_key and settings.secret_key != DEV_SECRET:
         return settings
     if settings.is_production:
         raise ConfigError("production settings need real keys; development keys are refused")
@@ -39,5 +41,7 @@ def with_dev_keys(settings: Settings) -> Settings:
     return settings.with_overrides(
         email_keys=settings.email_keys or stored["email_keys"],
         index_key=settings.index_key or stored["index_key"],
-        secret_key=stored["secret_key"] if settings.secret_key == "dev" else settings.secret_key,
+        secret_key=stored["secret_key"]
+        if settings.secret_key == DEV_SECRET
+        else settings.secret_key,
     )

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import CursorResult, update
 from sqlalchemy.orm import Session
 
 from core import outbox, tasknames
@@ -88,13 +89,13 @@ def decide(
 ) -> Outcome:
     """Compare-and-set `expected → new_status` with its audit trail. The caller commits."""
     now = utcnow()
-    moved = session.execute(
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         update(Comment)
         .where(Comment.id == comment.id, Comment.status == expected)
         .values(status=new_status, decided_at=now)
         .execution_options(synchronize_session=False)
-    ).rowcount
-    if moved != 1:
+    )
+    if result.rowcount != 1:
         session.refresh(comment)
         log.info("lost the race to decide", extra={"comment_id": comment.id})
         return Outcome(comment.id, changed=False, status=comment.status)

@@ -40,9 +40,10 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
     def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=dt.UTC)
-        return value.astimezone(dt.UTC)  # type: ignore[no-any-return]
+        stored: dt.datetime = value
+        if stored.tzinfo is None:  # SQLite keeps no zone; we only ever store UTC
+            return stored.replace(tzinfo=dt.UTC)
+        return stored.astimezone(dt.UTC)
 
 
 created_at = Annotated[dt.datetime, mapped_column(UTCDateTime(), default=utcnow)]

@@ -15,7 +15,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 
-def make_engine(database_url: str, *, application_name: str = "replyguard", **kwargs: Any) -> Engine:
+def make_engine(
+    database_url: str, *, application_name: str = "replyguard", **kwargs: Any
+) -> Engine:
     """Create an engine for PostgreSQL (psycopg 3) or SQLite with production-safe options."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":

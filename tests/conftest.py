@@ -65,8 +65,9 @@ def session(engine: Engine) -> Iterator[Session]:
     """A Session whose commits become SAVEPOINTs inside one outer transaction we roll back."""
     with engine.connect() as connection:
         outer = connection.begin()
-        sess = Session(bind=connection, join_transaction_mode="create_savepoint",
-                       expire_on_commit=False)
+        sess = Session(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
         yield sess
         sess.close()
         outer.rollback()

@@ -39,7 +39,7 @@ def moderate(self: object, comment_id: int) -> None:
             moderation.moderate(session, comment_id, vault=vault())
     except CheckUnavailable as exc:
         try:
-            raise self.retry(exc=exc, countdown=min(60, 2 ** self.request.retries))  # type: ignore[attr-defined]
+            raise self.retry(exc=exc, countdown=min(60, 2**self.request.retries))  # type: ignore[attr-defined]
         except MaxRetriesExceededError:
             with session_scope(session_factory()) as session:
                 moderation.hold_for_human(session, comment_id, f"a check could not run: {exc}")

@@ -44,7 +44,9 @@ def request_origin() -> str | None:
 
 def require_allowed_origin(site: Site) -> None:
     origin = request_origin()
-    if origin is not None and not sites.origin_allowed(site, origin, service_origin=service_origin()):
+    if origin is not None and not sites.origin_allowed(
+        site, origin, service_origin=service_origin()
+    ):
         raise OriginNotAllowed("This site does not accept comments from that origin.")
 
 
@@ -85,7 +87,9 @@ def _safe_redirect(site: Site, *candidates: str | None) -> str | None:
 def _with_marker(url: str, comment_id: int) -> str:
     parts = urlsplit(url)
     query = "&".join(
-        filter(None, [parts.query, urlencode({"rg_status": AWAITING_MARKER, "rg_comment": comment_id})])
+        filter(
+            None, [parts.query, urlencode({"rg_status": AWAITING_MARKER, "rg_comment": comment_id})]
+        )
     )
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, f"comment-{comment_id}"))
 
@@ -130,7 +134,9 @@ def submit_comment(site: str) -> Response:
     session.commit()  # the moderation task is published after this line
     body = status_body(site, comment)
     if g.wants_html:
-        target = _safe_redirect(site_row, redirect_to, request.headers.get("Referer"), comment.thread.url)
+        target = _safe_redirect(
+            site_row, redirect_to, request.headers.get("Referer"), comment.thread.url
+        )
         if target is not None:
             response = Response(status=303)
             response.headers["Location"] = _with_marker(target, comment.id)
@@ -161,8 +167,14 @@ def thread_comments(site: str, thread: str) -> Response:
     page = comments.approved_thread(session, site, thread, after=after, limit=limit)
     g.site = sites.get_site(session, site)
     next_url = (
-        url_for("comments.thread_comments", site=site, thread=thread, after=page.next_after,
-                limit=limit, _external=True)
+        url_for(
+            "comments.thread_comments",
+            site=site,
+            thread=thread,
+            after=page.next_after,
+            limit=limit,
+            _external=True,
+        )
         if page.next_after is not None
         else None
     )
@@ -189,7 +201,9 @@ def preflight(site: str, **_ignored: Any) -> Response:
     site_row = sites.get_site(session, site)
     g.site = site_row
     origin = request.headers.get("Origin")
-    if origin is None or not sites.origin_allowed(site_row, origin, service_origin=service_origin()):
+    if origin is None or not sites.origin_allowed(
+        site_row, origin, service_origin=service_origin()
+    ):
         raise OriginNotAllowed("This site does not accept requests from that origin.")
     response = Response(status=204)
     response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
@@ -204,8 +218,10 @@ def cors_headers(response: Response) -> Response:
     response.vary.add("Origin")
     origin = request.headers.get("Origin")
     site_row: Site | None = g.get("site")
-    if origin and site_row is not None and sites.origin_allowed(
-        site_row, origin, service_origin=service_origin()
+    if (
+        origin
+        and site_row is not None
+        and sites.origin_allowed(site_row, origin, service_origin=service_origin())
     ):
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Expose-Headers"] = "Location, Retry-After, X-Request-Id"

@@ -30,12 +30,16 @@ class PipelineResult:
     verdicts: list[tuple[str, Verdict | None]]
 
 
-def run_pipeline(checks: Sequence[Check], comment: CommentFacts, ctx: CheckContext) -> PipelineResult:
+def run_pipeline(
+    checks: Sequence[Check], comment: CommentFacts, ctx: CheckContext
+) -> PipelineResult:
     """Run every check; CheckUnavailable propagates so the task can retry, then hold."""
     verdicts: list[tuple[str, Verdict | None]] = [(c.name, c.run(comment, ctx)) for c in checks]
     decisive: tuple[str, Verdict] | None = None
     for name, verdict in verdicts:
-        if verdict is not None and (decisive is None or verdict.action.severity > decisive[1].action.severity):
+        if verdict is not None and (
+            decisive is None or verdict.action.severity > decisive[1].action.severity
+        ):
             decisive = (name, verdict)
     if decisive is None:
         return PipelineResult(Action.APPROVE, "no check objected", "pipeline", verdicts)

@@ -12,13 +12,27 @@ from core.privacy import PrivacyVault
 from models import Comment, CommentStatus, Site
 
 
-def add(session: Session, site: Site, vault: PrivacyVault, settings: Settings, n: int,
-        *, status: CommentStatus = CommentStatus.APPROVED, parent: int | None = None,
-        thread: str = "t") -> Comment:
-    data = NewComment(thread=thread, comment=f"comment {n}", name=f"Author {n}",
-                      email=f"a{n}@example.org", parent=parent)
-    comment = comments.submit(session, site, data, meta=SubmissionMeta(ip=f"192.0.2.{n}"),
-                              vault=vault, settings=settings)
+def add(
+    session: Session,
+    site: Site,
+    vault: PrivacyVault,
+    settings: Settings,
+    n: int,
+    *,
+    status: CommentStatus = CommentStatus.APPROVED,
+    parent: int | None = None,
+    thread: str = "t",
+) -> Comment:
+    data = NewComment(
+        thread=thread,
+        comment=f"comment {n}",
+        name=f"Author {n}",
+        email=f"a{n}@example.org",
+        parent=parent,
+    )
+    comment = comments.submit(
+        session, site, data, meta=SubmissionMeta(ip=f"192.0.2.{n}"), vault=vault, settings=settings
+    )
     if status is not CommentStatus.PENDING:
         moderation.decide(session, comment, status, decided_by="test", reason="test")
     session.commit()
@@ -82,8 +96,12 @@ def test_thread_pagination_by_top_level_comment(
 
 def test_unknown_thread_is_empty_and_unknown_site_404(client: FlaskClient, site: Site) -> None:
     body = client.get("/api/v1/sites/gazette/threads/nothing-here/comments").get_json()
-    assert body == {"thread": {"key": "nothing-here", "url": None, "title": None},
-                    "total": 0, "comments": [], "next": None}
+    assert body == {
+        "thread": {"key": "nothing-here", "url": None, "title": None},
+        "total": 0,
+        "comments": [],
+        "next": None,
+    }
     assert client.get("/api/v1/sites/nope/threads/x/comments").status_code == 404
 
 
@@ -100,9 +118,16 @@ def test_demo_page_renders_form_and_escapes_comments(
     from core.sites import seed_demo
 
     demo = seed_demo(session)
-    data = NewComment(thread=DEMO_THREAD, comment="<script>alert(1)</script>", name="<b>X</b>",
-                      email="x@example.org", website="https://x.example/")
-    comment = comments.submit(session, demo, data, meta=SubmissionMeta(), vault=vault, settings=settings)
+    data = NewComment(
+        thread=DEMO_THREAD,
+        comment="<script>alert(1)</script>",
+        name="<b>X</b>",
+        email="x@example.org",
+        website="https://x.example/",
+    )
+    comment = comments.submit(
+        session, demo, data, meta=SubmissionMeta(), vault=vault, settings=settings
+    )
     moderation.decide(session, comment, CommentStatus.APPROVED, decided_by="test", reason="test")
     session.commit()
     html = client.get("/demo?rg_status=awaiting-moderation&rg_comment=5").get_data(as_text=True)

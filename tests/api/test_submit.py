@@ -36,9 +36,13 @@ def count(session: Session, model: type) -> int:
 
 
 def post_json(client: FlaskClient, body: Any, **headers: str) -> Any:
-    return client.post(URL, data=json.dumps(body), content_type="application/json",
-                       headers={"Origin": TEST_ORIGIN, **headers},
-                       environ_base={"REMOTE_ADDR": headers.pop("ip", "198.51.100.7")})
+    return client.post(
+        URL,
+        data=json.dumps(body),
+        content_type="application/json",
+        headers={"Origin": TEST_ORIGIN, **headers},
+        environ_base={"REMOTE_ADDR": headers.pop("ip", "198.51.100.7")},
+    )
 
 
 @pytest.mark.usefixtures("site")
@@ -138,7 +142,9 @@ def test_bad_fields_get_422_naming_the_field_and_store_nothing(
 @pytest.mark.usefixtures("site")
 def test_limits_are_inclusive(client: FlaskClient) -> None:
     """Exactly at each WordPress limit is accepted (multibyte counted in bytes for the comment)."""
-    body = valid(name="n" * 245, comment="é" * 32762 + "a", website="https://e.example/" + "a" * 182)
+    body = valid(
+        name="n" * 245, comment="é" * 32762 + "a", website="https://e.example/" + "a" * 182
+    )
     assert len(body["comment"].encode()) == 65_525
     response = post_json(client, body)
     assert response.status_code == 202, response.get_json()
@@ -147,8 +153,9 @@ def test_limits_are_inclusive(client: FlaskClient) -> None:
 @pytest.mark.usefixtures("site")
 def test_reply_needs_an_approved_parent_in_the_same_thread(client: FlaskClient) -> None:
     first = post_json(client, valid()).get_json()["id"]
-    response = post_json(client, valid(parent=first, email="other@example.org", comment="reply"),
-                         ip="198.51.100.8")
+    response = post_json(
+        client, valid(parent=first, email="other@example.org", comment="reply"), ip="198.51.100.8"
+    )
     assert response.status_code == 422
     assert "approved" in response.get_json()["fields"]["parent"][0]
 
@@ -168,7 +175,9 @@ def test_reply_needs_an_approved_parent_in_the_same_thread(client: FlaskClient) 
 def test_malformed_bodies(
     client: FlaskClient, session: Session, data: str, content_type: str, status: int, code: str
 ) -> None:
-    response = client.post(URL, data=data, content_type=content_type, headers={"Origin": TEST_ORIGIN})
+    response = client.post(
+        URL, data=data, content_type=content_type, headers={"Origin": TEST_ORIGIN}
+    )
     assert response.status_code == status
     assert response.get_json()["error"] == code
     assert count(session, Comment) == 0
@@ -199,7 +208,9 @@ def test_unknown_site_is_404(client: FlaskClient) -> None:
         {"Referer": "https://evil.example/page"},
     ],
 )
-def test_foreign_origins_are_403(client: FlaskClient, session: Session, headers: dict[str, str]) -> None:
+def test_foreign_origins_are_403(
+    client: FlaskClient, session: Session, headers: dict[str, str]
+) -> None:
     """X1: whole-origin match only."""
     response = client.post(URL, json=valid(), headers=headers)
     assert response.status_code == 403
@@ -212,14 +223,19 @@ def test_foreign_origins_are_403(client: FlaskClient, session: Session, headers:
 def test_service_own_origin_and_server_to_server_are_allowed(client: FlaskClient) -> None:
     own = client.post(URL, json=valid(), headers={"Origin": "http://localhost"})
     assert own.status_code == 202
-    no_origin = client.post(URL, json=valid(email="b@example.org", comment="other text"),
-                            environ_base={"REMOTE_ADDR": "198.51.100.99"})
+    no_origin = client.post(
+        URL,
+        json=valid(email="b@example.org", comment="other text"),
+        environ_base={"REMOTE_ADDR": "198.51.100.99"},
+    )
     assert no_origin.status_code == 202
 
 
 @pytest.mark.usefixtures("site")
 def test_cors_preflight(client: FlaskClient) -> None:
-    ok = client.options(URL, headers={"Origin": TEST_ORIGIN, "Access-Control-Request-Method": "POST"})
+    ok = client.options(
+        URL, headers={"Origin": TEST_ORIGIN, "Access-Control-Request-Method": "POST"}
+    )
     assert ok.status_code == 204
     assert ok.headers["Access-Control-Allow-Origin"] == TEST_ORIGIN
     assert "POST" in ok.headers["Access-Control-Allow-Methods"]
@@ -248,8 +264,9 @@ def test_flood_is_429_per_ip_and_per_email(client: FlaskClient, session: Session
     assert 1 <= int(same_ip.headers["Retry-After"]) <= 16
     same_email = post_json(client, valid(comment="yet another"), ip="192.0.2.1")
     assert same_email.status_code == 429
-    same_email_other_case = post_json(client, valid(email="JANE@example.org", comment="third"),
-                                      ip="192.0.2.2")
+    same_email_other_case = post_json(
+        client, valid(email="JANE@example.org", comment="third"), ip="192.0.2.2"
+    )
     assert same_email_other_case.status_code == 429
     neighbour = post_json(client, valid(email="n@example.org", comment="fourth"), ip="198.51.100.8")
     assert neighbour.status_code == 202  # same /24, different full address
@@ -290,7 +307,10 @@ def test_without_proxy_hops_forwarded_for_is_ignored(client: FlaskClient, sessio
 
 @pytest.mark.usefixtures("site")
 def test_unexpected_error_is_500_json_with_request_id(
-    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    app: Flask,
+    client: FlaskClient,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """F9: no traceback in the body; the log line carries the request id."""
     import core.comments
@@ -309,7 +329,9 @@ def test_unexpected_error_is_500_json_with_request_id(
 
 
 @pytest.mark.usefixtures("site")
-def test_database_down_is_503_with_retry_after(client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_database_down_is_503_with_retry_after(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """C3 (in-process half; the real stopped-PostgreSQL case is in the fault suite)."""
     import core.sites
 

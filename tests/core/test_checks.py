@@ -12,9 +12,15 @@ from core.privacy import PrivacyVault
 
 
 def facts(body: str = "Nice article.", **kw: object) -> CommentFacts:
-    base: dict[str, object] = dict(body=body, author_name="Ann", email="ann@example.org",
-                                   website=None, ip_truncated="203.0.113.0", ip_index=None,
-                                   user_agent="Mozilla/5.0")
+    base: dict[str, object] = dict(
+        body=body,
+        author_name="Ann",
+        email="ann@example.org",
+        website=None,
+        ip_truncated="203.0.113.0",
+        ip_index=None,
+        user_agent="Mozilla/5.0",
+    )
     base.update(kw)
     return CommentFacts(**base)  # type: ignore[arg-type]
 
@@ -57,12 +63,19 @@ def test_ip_entries_match_by_blind_index_or_prefix(vault: PrivacyVault) -> None:
 
 
 def test_pipeline_most_severe_wins_and_every_verdict_is_kept() -> None:
-    ctx = CheckContext(policy={"disallowed_words": ["viagra"], "moderation_words": ["viagra"],
-                               "max_links": 2})
-    result = run_pipeline(default_checks(), facts("viagra https://a.example https://b.example"), ctx)
+    ctx = CheckContext(
+        policy={"disallowed_words": ["viagra"], "moderation_words": ["viagra"], "max_links": 2}
+    )
+    result = run_pipeline(
+        default_checks(), facts("viagra https://a.example https://b.example"), ctx
+    )
     assert result.action is Action.SPAM
     assert result.decided_by == "check:disallowed_words"
-    assert [name for name, _ in result.verdicts] == ["disallowed_words", "moderation_words", "max_links"]
+    assert [name for name, _ in result.verdicts] == [
+        "disallowed_words",
+        "moderation_words",
+        "max_links",
+    ]
     assert all(v is not None for _, v in result.verdicts)
 
 

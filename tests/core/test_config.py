@@ -12,13 +12,15 @@ from core.devkeys import with_dev_keys
 
 
 def test_from_env_reads_prefixed_variables_and_coerces_types() -> None:
-    settings = Settings.from_env({
-        "REPLYGUARD_DATABASE_URL": "postgresql://db/x",
-        "REPLYGUARD_PROXY_HOPS": "2",
-        "REPLYGUARD_BROKER_TIMEOUT_SECONDS": "0.5",
-        "PORT": "9000",
-        "UNRELATED": "x",
-    })
+    settings = Settings.from_env(
+        {
+            "REPLYGUARD_DATABASE_URL": "postgresql://db/x",
+            "REPLYGUARD_PROXY_HOPS": "2",
+            "REPLYGUARD_BROKER_TIMEOUT_SECONDS": "0.5",
+            "PORT": "9000",
+            "UNRELATED": "x",
+        }
+    )
     assert settings.database_url == "postgresql://db/x"
     assert settings.proxy_hops == 2
     assert settings.broker_timeout_seconds == 0.5

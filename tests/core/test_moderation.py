@@ -15,11 +15,22 @@ from models import CheckResult, Comment, CommentStatus, Decision, OutboxEntry, S
 from models.base import utcnow
 
 
-def submit(session: Session, site: Site, vault: PrivacyVault, settings: Settings,
-           body: str = "Fine reporting.", n: int = 1) -> Comment:
+def submit(
+    session: Session,
+    site: Site,
+    vault: PrivacyVault,
+    settings: Settings,
+    body: str = "Fine reporting.",
+    n: int = 1,
+) -> Comment:
     comment = comments.submit(
-        session, site, NewComment(thread="t", comment=body, name=f"N{n}", email=f"n{n}@example.org"),
-        meta=SubmissionMeta(ip=f"192.0.2.{n}"), vault=vault, settings=settings)
+        session,
+        site,
+        NewComment(thread="t", comment=body, name=f"N{n}", email=f"n{n}@example.org"),
+        meta=SubmissionMeta(ip=f"192.0.2.{n}"),
+        vault=vault,
+        settings=settings,
+    )
     session.commit()
     return comment
 
@@ -37,13 +48,23 @@ def test_moderate_approves_writes_audit_and_completes_outbox(
     assert outcome.changed and outcome.status is CommentStatus.APPROVED
     assert comment.status is CommentStatus.APPROVED and comment.decided_at is not None
     [decision] = decisions(session, comment.id)
-    assert (decision.from_status, decision.to_status, decision.decided_by) == ("pending", "approved", "pipeline")
-    assert [c.check_name for c in decision.checks] == ["disallowed_words", "moderation_words", "max_links"]
+    assert (decision.from_status, decision.to_status, decision.decided_by) == (
+        "pending",
+        "approved",
+        "pipeline",
+    )
+    assert [c.check_name for c in decision.checks] == [
+        "disallowed_words",
+        "moderation_words",
+        "max_links",
+    ]
     assert all(c.action is None and c.reason == "no opinion" for c in decision.checks)
     assert session.scalar(select(func.count()).select_from(OutboxEntry)) == 0
 
 
-def test_moderate_is_idempotent(session: Session, site: Site, vault: PrivacyVault, settings: Settings) -> None:
+def test_moderate_is_idempotent(
+    session: Session, site: Site, vault: PrivacyVault, settings: Settings
+) -> None:
     """C13: a second run of the same task changes nothing."""
     comment = submit(session, site, vault, settings)
     moderation.moderate(session, comment.id, vault=vault)
@@ -66,12 +87,18 @@ def test_site_policy_drives_the_decision(
         moderation.moderate(session, c.id, vault=vault)
     session.commit()
     assert (held.status, spam.status, linky.status) == (
-        CommentStatus.HELD, CommentStatus.SPAM, CommentStatus.HELD)
+        CommentStatus.HELD,
+        CommentStatus.SPAM,
+        CommentStatus.HELD,
+    )
     [decision] = decisions(session, spam.id)
     assert decision.reason == 'disallowed word: "casino" in the comment'
     assert decision.decided_by == "check:disallowed_words"
-    spam_row = session.scalar(select(CheckResult).where(
-        CheckResult.decision_id == decision.id, CheckResult.check_name == "disallowed_words"))
+    spam_row = session.scalar(
+        select(CheckResult).where(
+            CheckResult.decision_id == decision.id, CheckResult.check_name == "disallowed_words"
+        )
+    )
     assert spam_row is not None and spam_row.action == "spam"
 
 
@@ -101,8 +128,11 @@ def test_sweeper_resends_stale_entries_and_holds_poison_comments(
     held: list[int] = []
     resent = 1
     for step in range(2, settings.max_dispatches + 3):
-        result = sweeper.sweep(session, settings, now=later + step * dt.timedelta(
-            seconds=settings.stale_after_seconds + 1))
+        result = sweeper.sweep(
+            session,
+            settings,
+            now=later + step * dt.timedelta(seconds=settings.stale_after_seconds + 1),
+        )
         held += result.held
         resent += len(result.to_send)
     session.commit()
@@ -115,12 +145,21 @@ def test_sweeper_resends_stale_entries_and_holds_poison_comments(
 
 
 def test_rolled_back_submission_publishes_nothing(
-    session: Session, site: Site, vault: PrivacyVault, settings: Settings,
-    published: list[tuple[str, int]]
+    session: Session,
+    site: Site,
+    vault: PrivacyVault,
+    settings: Settings,
+    published: list[tuple[str, int]],
 ) -> None:
     """C14: enqueue only after commit."""
-    comments.submit(session, site, NewComment(thread="t", comment="x", name="n", email="n@example.org"),
-                    meta=SubmissionMeta(), vault=vault, settings=settings)
+    comments.submit(
+        session,
+        site,
+        NewComment(thread="t", comment="x", name="n", email="n@example.org"),
+        meta=SubmissionMeta(),
+        vault=vault,
+        settings=settings,
+    )
     session.rollback()
     session.commit()
     assert published == []

@@ -18,8 +18,12 @@ from core.privacy import (
 
 
 def make_vault(email_keys: str | None = None, index_key: str | None = None) -> PrivacyVault:
-    return PrivacyVault(Settings(email_keys=email_keys or f"k1:{new_key_material()}",
-                                 index_key=index_key or new_key_material()))
+    return PrivacyVault(
+        Settings(
+            email_keys=email_keys or f"k1:{new_key_material()}",
+            index_key=index_key or new_key_material(),
+        )
+    )
 
 
 def test_round_trip_and_no_plaintext_in_ciphertext() -> None:
@@ -28,7 +32,9 @@ def test_round_trip_and_no_plaintext_in_ciphertext() -> None:
     assert b"Jane" not in sealed.ciphertext and b"example" not in sealed.ciphertext
     assert vault.decrypt_email(sealed) == "Jane.Doe@example.org"
     assert sealed.key_id == "k1"
-    assert vault.encrypt_email("Jane.Doe@example.org").ciphertext != sealed.ciphertext  # fresh nonce
+    assert (
+        vault.encrypt_email("Jane.Doe@example.org").ciphertext != sealed.ciphertext
+    )  # fresh nonce
 
 
 def test_blind_index_rule_casefolds_the_whole_address() -> None:

@@ -17,7 +17,12 @@ def test_worker_settings() -> None:
     assert conf.task_serializer == "json" and list(conf.accept_content) == ["json"]
     assert conf.task_ignore_result is True
     assert conf.broker_transport_options["visibility_timeout"] == conf.visibility_timeout
-    assert conf.visibility_timeout > conf.task_time_limit == TASK_TIME_LIMIT > conf.task_soft_time_limit
+    assert (
+        conf.visibility_timeout
+        > conf.task_time_limit
+        == TASK_TIME_LIMIT
+        > conf.task_soft_time_limit
+    )
     assert conf.worker_cancel_long_running_tasks_on_connection_loss is True
     assert conf.worker_soft_shutdown_timeout > 0
     assert conf.task_routes[tasknames.MODERATE] == {"queue": tasknames.QUEUE_MODERATION}
