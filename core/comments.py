@@ -112,7 +112,7 @@ def submit(
     _refuse_flood(session, encrypted.index, ip_index, flood_seconds)
 
     comment = Comment(
-        thread_id=thread.id,
+        thread=thread,
         parent_id=data.parent,
         author_name=data.name,
         website=data.website,

@@ -24,9 +24,17 @@ from tests.support.databases import REDIS_URL, create_database, drop_database
 TEST_ORIGIN = "https://news.example"
 
 
-@pytest.fixture(scope="session")
-def database_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test session, migrated to head."""
+@pytest.fixture(scope="session", params=["postgresql", "sqlite"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A fresh database for this test session, migrated to head: every database test runs
+    on PostgreSQL and again on SQLite (the embedded default)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'test.sqlite3'}"
+        upgrade(url)
+        yield url
+        return
     url = create_database()
     upgrade(url)
     yield url

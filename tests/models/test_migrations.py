@@ -29,7 +29,7 @@ def test_sqlite_upgrade_downgrade_upgrade(tmp_path: Path) -> None:
     engine.dispose()
 
 
-def test_postgres_schema_matches_models(engine: Engine) -> None:
+def test_migrated_schema_matches_models(engine: Engine) -> None:
     assert set(inspect(engine).get_table_names()) == TABLES
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
