@@ -31,6 +31,10 @@ from models.migrate import upgrade
 
 log = logging.getLogger("replyguard.devstack")
 RESTART_BACKOFF_SECONDS = 2.0
+# A child that dies this soon after starting, this many times in a row, is not going to
+# recover by itself (port taken, broken configuration): stop the stack and say so.
+CRASH_LOOP_SECONDS = 10.0
+CRASH_LOOP_LIMIT = 3
 
 
 @dataclass
@@ -41,6 +45,7 @@ class Child:
     argv: list[str]
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
+    quick_deaths: int = 0
     started_at: float = field(default=0.0)
 
 
@@ -254,18 +259,25 @@ class DevStack:
             )
             while not self.stopping:
                 for child in self.children:
-                    if (
-                        child.process is not None
-                        and child.process.poll() is not None
-                        and not self.stopping
-                    ):
-                        log.warning(
-                            "process exited; restarting",
-                            extra={"child": child.name, "code": child.process.returncode},
+                    if child.process is None or child.process.poll() is None or self.stopping:
+                        continue
+                    code = child.process.returncode
+                    lived = time.monotonic() - child.started_at
+                    child.quick_deaths = child.quick_deaths + 1 if lived < CRASH_LOOP_SECONDS else 0
+                    if child.quick_deaths >= CRASH_LOOP_LIMIT:
+                        print(
+                            f"error: the {child.name} process keeps exiting (code {code}); "
+                            "see its output above. Is the port already in use?",
+                            file=sys.stderr,
+                            flush=True,
                         )
-                        time.sleep(RESTART_BACKOFF_SECONDS)
-                        self._start(child, env)
-                        child.restarts += 1
+                        return 1
+                    log.warning(
+                        "process exited; restarting", extra={"child": child.name, "code": code}
+                    )
+                    time.sleep(RESTART_BACKOFF_SECONDS)
+                    self._start(child, env)
+                    child.restarts += 1
                 time.sleep(0.5)
         finally:
             self.shutdown()
