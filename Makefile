@@ -36,7 +36,7 @@ system-deps: ## Install Chromium (browser tests) and docker-compose (compose fil
 test: $(STAMP) system-deps ## Run the whole suite (PostgreSQL and Redis on 127.0.0.1, see README)
 	$(BIN)/pytest
 
-test-fast: $(STAMP) ## Unit and API tests only (no subprocesses, no browser)
+test-fast: $(STAMP) system-deps ## Unit and API tests only (no service processes, no browser)
 	$(BIN)/pytest -m "not integration and not browser"
 
 lint: $(STAMP) ## ruff and mypy
