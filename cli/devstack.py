@@ -232,11 +232,8 @@ class DevStack:
                     str(self.web_workers),
                     "--bind",
                     f"127.0.0.1:{self.port}",
-                    "--access-logfile",
-                    "-",
-                    # no %(h)s: client addresses never reach the logs
-                    "--access-logformat",
-                    '%(t)s "%(r)s" %(s)s %(b)s %(M)sms',
+                    "--config",
+                    "python:api.gunicorn_conf",  # its log format omits client addresses
                     "api:create_app()",
                 ],
             ),

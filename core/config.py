@@ -45,8 +45,9 @@ class Settings:
     # The sweeper runs this often and re-sends comments still pending after stale_after.
     sweep_interval_seconds: int = 60
     stale_after_seconds: int = 120
-    # After this many dispatches without a decision, a comment is held for a human.
-    max_dispatches: int = 5
+    # A comment whose moderation task has started this many times without finishing (it
+    # crashes a check, or kills its worker) is held for a human instead of retried forever.
+    max_attempts: int = 5
     max_content_length: int = 256 * 1024
     # Broker socket timeouts (s): the request path must never hang on Redis.
     broker_timeout_seconds: float = 1.0

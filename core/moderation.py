@@ -128,6 +128,22 @@ def decide(
     return Outcome(comment.id, changed=True, status=new_status)
 
 
+def begin_attempt(session: Session, comment_id: int, *, max_attempts: int) -> bool:
+    """Count a started moderation run; False (and the comment held for a human) once it
+    has started more than `max_attempts` times without finishing: a poison comment.
+    The caller commits this before moderating, so a run that crashes is counted too."""
+    attempts = outbox.record_attempt(session, tasknames.MODERATE, comment_id)
+    if attempts is None or attempts <= max_attempts:
+        return True
+    hold_for_human(
+        session,
+        comment_id,
+        f"automatic moderation failed {attempts - 1} times (a check or the worker keeps "
+        "crashing on this comment): held for a human",
+    )
+    return False
+
+
 def hold_for_human(session: Session, comment_id: int, reason: str) -> Outcome:
     """Hold a still-PENDING comment that could not be decided automatically."""
     comment = session.get(Comment, comment_id)

@@ -41,6 +41,20 @@ def complete(session: Session, task_name: str, ref_id: int) -> None:
     )
 
 
+def record_attempt(session: Session, task_name: str, ref_id: int) -> int | None:
+    """Count one more started run of this task; returns the new count, or None when the
+    entry is gone (its work is already done). The caller commits before doing the work."""
+    entry = session.scalar(
+        select(OutboxEntry)
+        .where(OutboxEntry.task_name == task_name, OutboxEntry.ref_id == ref_id)
+        .with_for_update()
+    )
+    if entry is None:
+        return None
+    entry.attempts += 1
+    return entry.attempts
+
+
 def install_publisher(target: sessionmaker[Session] | Session, publish: Publisher) -> None:
     """Send enqueued tasks after each commit of `target` (a factory or one session);
     forget them on rollback; never raise into the caller."""

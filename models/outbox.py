@@ -21,6 +21,9 @@ class OutboxEntry(Base):
     task_name: Mapped[str] = mapped_column(String(100))
     ref_id: Mapped[int]
     created_at: Mapped[created_at]
-    # When the sweeper may next re-send it; dispatches counts sends so far.
+    # When the sweeper may next re-send it; `dispatches` counts sends so far and
+    # `attempts` counts task runs that started (committed before the work begins, so a
+    # run that crashes or kills its worker is still counted).
     next_dispatch_at: Mapped[dt.datetime] = mapped_column(index=True)
     dispatches: Mapped[int] = mapped_column(default=1)
+    attempts: Mapped[int] = mapped_column(default=0)

@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 
+from api import gunicorn_conf
+
 COMPOSE_FILE = Path(__file__).resolve().parents[1] / "docker-compose.yml"
 SECRETS = {
     "POSTGRES_PASSWORD": "dummy-db-password",
@@ -215,8 +217,11 @@ def test_api_runs_gunicorn_without_logging_client_addresses(
     assert command[-1] == "api:create_app()"
     assert option(command, "--bind") == "0.0.0.0:8000"
     assert int(option(command, "--workers")) >= 2
-    # Without an explicit format gunicorn's default one starts with the client address.
-    log_format = option(command, "--access-logformat")
+    # Without an explicit format gunicorn's default one starts with the client address;
+    # the shared config module sets ours.
+    assert option(command, "--config") == "python:api.gunicorn_conf"
+    assert "--access-logformat" not in command
+    log_format = gunicorn_conf.access_log_format
     assert "%(h)s" not in log_format
     assert "forwarded" not in log_format.lower()
     assert "%({" not in log_format  # no request headers or environ values at all

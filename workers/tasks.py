@@ -34,6 +34,12 @@ log = logging.getLogger(__name__)
 )
 def moderate(self: object, comment_id: int) -> None:
     """Decide one PENDING comment with the checks pipeline."""
+    with session_scope(session_factory()) as session:
+        proceed = moderation.begin_attempt(
+            session, comment_id, max_attempts=settings().max_attempts
+        )
+    if not proceed:
+        return
     try:
         with session_scope(session_factory()) as session:
             moderation.moderate(session, comment_id, vault=vault())
@@ -49,9 +55,9 @@ def moderate(self: object, comment_id: int) -> None:
 def sweep_outbox() -> int:
     """Re-send outbox entries whose task has not completed in time; returns how many."""
     with session_scope(session_factory()) as session:
-        result = sweeper.sweep(session, settings())
+        to_send = sweeper.sweep(session, settings())
     sent = 0
-    for task_name, ref_id in result.to_send:
+    for task_name, ref_id in to_send:
         try:
             publish(task_name, ref_id)
             sent += 1

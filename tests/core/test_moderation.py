@@ -114,34 +114,41 @@ def test_compare_and_set_refuses_a_second_decider(
     assert len(decisions(session, comment.id)) == 1
 
 
-def test_sweeper_resends_stale_entries_and_holds_poison_comments(
+def test_sweeper_resends_stale_entries_only(
     session: Session, site: Site, vault: PrivacyVault, settings: Settings
 ) -> None:
-    """C14/C15: the outbox, not Redis, guarantees a decision."""
+    """C14: the outbox, not Redis, guarantees a decision; re-sends are spaced out."""
     comment = submit(session, site, vault, settings)
-    assert sweeper.sweep(session, settings).to_send == []  # not stale yet
+    assert sweeper.sweep(session, settings) == []  # not stale yet
     later = utcnow() + dt.timedelta(seconds=settings.stale_after_seconds + 1)
-    result = sweeper.sweep(session, settings, now=later)
-    assert result.to_send == [(tasknames.MODERATE, comment.id)]
-    # Re-sent entries wait another stale period before the next re-send.
-    assert sweeper.sweep(session, settings, now=later).to_send == []
-    held: list[int] = []
-    resent = 1
-    for step in range(2, settings.max_dispatches + 3):
-        result = sweeper.sweep(
-            session,
-            settings,
-            now=later + step * dt.timedelta(seconds=settings.stale_after_seconds + 1),
-        )
-        held += result.held
-        resent += len(result.to_send)
+    assert sweeper.sweep(session, settings, now=later) == [(tasknames.MODERATE, comment.id)]
+    assert sweeper.sweep(session, settings, now=later) == []  # waits another stale period
+    much_later = later + 10 * dt.timedelta(seconds=settings.stale_after_seconds + 1)
+    assert sweeper.sweep(session, settings, now=much_later) == [(tasknames.MODERATE, comment.id)]
     session.commit()
-    assert held == [comment.id]
-    assert resent == settings.max_dispatches - 1  # dispatches = the first send + re-sends
+    entry = session.scalar(select(OutboxEntry))
+    assert entry is not None and entry.dispatches == 3
+    assert comment.status is CommentStatus.PENDING  # a backlog never holds a comment
+
+
+def test_poison_comment_is_held_after_max_attempts(
+    session: Session, site: Site, vault: PrivacyVault, settings: Settings
+) -> None:
+    """C15: a comment whose moderation keeps crashing is held with a reason, not retried forever."""
+    comment = submit(session, site, vault, settings)
+    for _ in range(settings.max_attempts):
+        assert moderation.begin_attempt(session, comment.id, max_attempts=settings.max_attempts)
+        session.commit()  # the run "crashes" here, after its attempt was counted
+    assert not moderation.begin_attempt(session, comment.id, max_attempts=settings.max_attempts)
+    session.commit()
     assert comment.status is CommentStatus.HELD
     [decision] = decisions(session, comment.id)
-    assert decision.decided_by == "system" and "dispatches" in decision.reason
+    assert decision.decided_by == "system"
+    assert f"failed {settings.max_attempts} times" in decision.reason
     assert session.scalar(select(func.count()).select_from(OutboxEntry)) == 0
+    # A late duplicate message for it is a harmless no-op.
+    assert moderation.begin_attempt(session, comment.id, max_attempts=settings.max_attempts)
+    assert not moderation.moderate(session, comment.id, vault=vault).changed
 
 
 def test_rolled_back_submission_publishes_nothing(

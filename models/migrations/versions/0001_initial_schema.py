@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("created_at", models.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("next_dispatch_at", models.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("dispatches", sa.Integer(), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
         sa.UniqueConstraint("task_name", "ref_id", name=op.f("uq_outbox_task_name")),
     )

@@ -1,0 +1,11 @@
+"""gunicorn settings every deployment uses (`gunicorn -c python:api.gunicorn_conf ...`).
+
+The access log format leaves out the client address (`%(h)s`), so no full IP reaches the
+logs however gunicorn is started; behind ProxyFix that address would be the reader's.
+Bind address and worker count stay on the command line.
+"""
+
+accesslog = "-"
+access_log_format = '%(t)s "%(r)s" %(s)s %(b)s %(M)sms'
+errorlog = "-"
+worker_tmp_dir = "/dev/shm"  # noqa: S108  (heartbeat files in memory, not on the container disk)

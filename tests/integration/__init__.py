@@ -1,0 +1,1 @@
+"""Integration tests: real gunicorn, Celery worker/beat, PostgreSQL and Redis processes."""
