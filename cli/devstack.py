@@ -10,6 +10,7 @@ found by its pid file and stopped before a fresh one starts.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import signal
@@ -62,6 +63,17 @@ def _absolute_sqlite(url: str, base: Path) -> str:
         path = (base / path).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     return str(parsed.set(database=str(path)))
+
+
+def _die_with_parent() -> None:
+    """In a child before exec: get SIGTERM if the supervisor dies, even by SIGKILL, so a
+    crashed `make run` leaves no worker or API holding the port (Linux only)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -138,7 +150,7 @@ class DevStack:
             "--daemonize",
             "no",
         ]
-        self.redis = subprocess.Popen(argv, start_new_session=True)
+        self.redis = subprocess.Popen(argv, start_new_session=True, preexec_fn=_die_with_parent)
         deadline = time.monotonic() + 10
         while not self.redis_socket.exists():
             if self.redis.poll() is not None or time.monotonic() > deadline:
@@ -154,21 +166,28 @@ class DevStack:
                 pid = int(self.redis_pidfile.read_text().strip())
             except ValueError:
                 pid = 0
-            cmdline = Path(f"/proc/{pid}/cmdline")
-            if (
-                pid
-                and _pid_alive(pid)
-                and cmdline.exists()
-                and b"redis-server" in cmdline.read_bytes()
-            ):
+            if pid and self._is_our_redis(pid):
                 log.warning("stopping a redis-server left by an earlier run", extra={"pid": pid})
                 os.kill(pid, signal.SIGTERM)
-                for _ in range(100):
-                    if not _pid_alive(pid):
-                        break
+                deadline = time.monotonic() + 10
+                while _pid_alive(pid) and time.monotonic() < deadline:
                     time.sleep(0.05)
+                if _pid_alive(pid):  # never run two servers on one append-only file
+                    os.kill(pid, signal.SIGKILL)
+                    time.sleep(0.2)
             self.redis_pidfile.unlink(missing_ok=True)
         self.redis_socket.unlink(missing_ok=True)
+
+    def _is_our_redis(self, pid: int) -> bool:
+        """A live redis-server working in this instance folder (a recycled pid is not ours)."""
+        proc = Path(f"/proc/{pid}")
+        try:
+            return (
+                b"redis-server" in (proc / "cmdline").read_bytes()
+                and (proc / "cwd").resolve() == self.instance
+            )
+        except OSError:
+            return False
 
     def child_env(self, broker_url: str) -> dict[str, str]:
         env = dict(os.environ)
@@ -281,7 +300,9 @@ class DevStack:
         return 0
 
     def _start(self, child: Child, env: dict[str, str]) -> None:
-        child.process = subprocess.Popen(child.argv, env=env, start_new_session=True)
+        child.process = subprocess.Popen(
+            child.argv, env=env, start_new_session=True, preexec_fn=_die_with_parent
+        )
         child.started_at = time.monotonic()
 
     def _on_signal(self, _signum: int, _frame: FrameType | None) -> None:
@@ -299,8 +320,8 @@ class DevStack:
                 continue
             try:
                 child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.process.kill()
+            except subprocess.TimeoutExpired:  # the whole group: pool children too
+                os.killpg(child.process.pid, signal.SIGKILL)
                 child.process.wait()
         if self.redis is not None and self.redis.poll() is None:
             self.redis.send_signal(signal.SIGTERM)

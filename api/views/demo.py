@@ -1,5 +1,11 @@
 """The demo article at `/demo`: a news page ending with a plain HTML "Leave a Reply" form
-that posts to the API (no JavaScript needed), and its approved comments rendered server-side."""
+that posts to the API (no JavaScript needed), and its approved comments rendered server-side.
+
+After a form post the API redirects here with `rg_status=awaiting-moderation&rg_comment=<id>`.
+If that comment is already approved (a fast worker), the reader is told it is published;
+otherwise (pending, held, and also rejected or spam, which are not announced) that it is
+awaiting moderation, as WordPress says it. Ids that are not ours show nothing.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +15,26 @@ from api.db import get_session
 from api.schemas import dump_comment
 from api.views.comments import AWAITING_MARKER
 from core import comments
+from core.errors import CommentNotFound
 from core.sites import DEMO_SITE_KEY
+from models import CommentStatus
 
 bp = Blueprint("demo", __name__)
 
 DEMO_THREAD = "welcome-to-replyguard"
+
+
+def _notice() -> tuple[str, int] | None:
+    """("published" | "awaiting", id) for the redirect marker's comment, if it is ours."""
+    comment_id = request.args.get("rg_comment", type=int)
+    if request.args.get("rg_status") != AWAITING_MARKER or comment_id is None:
+        return None
+    try:
+        comment = comments.get_comment(get_session(), DEMO_SITE_KEY, comment_id)
+    except CommentNotFound:
+        return None
+    kind = "published" if comment.status is CommentStatus.APPROVED else "awaiting"
+    return kind, comment.id
 
 
 @bp.get("/demo")
@@ -27,6 +48,5 @@ def article() -> str:
         thread=DEMO_THREAD,
         comments=[dump_comment(node) for node in page.roots],
         total=page.total,
-        awaiting=request.args.get("rg_status") == AWAITING_MARKER,
-        awaiting_id=request.args.get("rg_comment", type=int),
+        notice=_notice(),
     )

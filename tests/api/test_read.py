@@ -130,10 +130,28 @@ def test_demo_page_renders_form_and_escapes_comments(
     )
     moderation.decide(session, comment, CommentStatus.APPROVED, decided_by="test", reason="test")
     session.commit()
-    html = client.get("/demo?rg_status=awaiting-moderation&rg_comment=5").get_data(as_text=True)
+    pending = comments.submit(
+        session,
+        demo,
+        NewComment(thread=DEMO_THREAD, comment="still waiting", name="P", email="p@example.org"),
+        meta=SubmissionMeta(),
+        vault=vault,
+        settings=settings,
+    )
+    session.commit()
+    marker = "/demo?rg_status=awaiting-moderation&rg_comment="
+    html = client.get(f"{marker}{pending.id}").get_data(as_text=True)
+    assert "Your comment is awaiting moderation." in html
+    assert f"(comment #{pending.id})" in html
+    # Once approved the reader is told it is published; an id that is not ours shows nothing.
+    approved = client.get(f"{marker}{comment.id}").get_data(as_text=True)
+    assert "awaiting moderation" not in approved
+    assert f'<a href="#comment-{comment.id}">your comment</a> has been published' in approved
+    unknown = client.get(f"{marker}999999").get_data(as_text=True)
+    assert 'role="status"' not in unknown
+    html = client.get("/demo").get_data(as_text=True)
     assert "Leave a Reply" in html
     assert "Your email address will not be published." in html
-    assert "Your comment is awaiting moderation." in html
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert 'rel="external nofollow ugc noopener"' in html
