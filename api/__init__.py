@@ -10,6 +10,7 @@ from api.views import comments, demo, health
 from core.config import Settings
 from core.devkeys import with_dev_keys
 from core.privacy import PrivacyVault
+from core.sites import SiteCache
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -27,6 +28,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.extensions["replyguard.settings"] = settings
     app.extensions["replyguard.vault"] = PrivacyVault(settings)
+    app.extensions["replyguard.sites"] = SiteCache(ttl=settings.site_cache_seconds)
     if settings.proxy_hops > 0:
         hops = settings.proxy_hops
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from core import outbox, tasknames
 from core.config import Settings
@@ -26,8 +26,8 @@ from core.errors import (
     ThreadClosed,
 )
 from core.privacy import PrivacyVault, truncate_ip
-from core.sites import get_site, site_policy
-from models import Comment, CommentStatus, Site, Thread
+from core.sites import SiteLike
+from models import Comment, CommentStatus, Thread
 from models.base import utcnow
 
 
@@ -61,19 +61,22 @@ def body_digest(body: str) -> bytes:
 
 
 def get_or_create_thread(
-    session: Session, site: Site, key: str, *, url: str | None, title: str | None
+    session: Session, site: SiteLike, key: str, *, url: str | None, title: str | None
 ) -> Thread:
     """The site's thread with this key, created on first use (safe under concurrency)."""
-    thread = session.scalar(select(Thread).where(Thread.site_id == site.id, Thread.key == key))
+    query = (
+        select(Thread)
+        .where(Thread.site_id == site.id, Thread.key == key)
+        .options(lazyload(Thread.site))  # the caller has the site already
+    )
+    thread = session.scalar(query)
     if thread is None:
         try:
             with session.begin_nested():
                 thread = Thread(site_id=site.id, key=key, url=url, title=title)
                 session.add(thread)
         except IntegrityError:  # another request created it first
-            thread = session.scalar(
-                select(Thread).where(Thread.site_id == site.id, Thread.key == key)
-            )
+            thread = session.scalar(query)
             assert thread is not None
     if thread.url is None and url:
         thread.url = url
@@ -84,7 +87,7 @@ def get_or_create_thread(
 
 def submit(
     session: Session,
-    site: Site,
+    site: SiteLike,
     data: NewComment,
     *,
     meta: SubmissionMeta,
@@ -96,6 +99,13 @@ def submit(
     Raises ThreadClosed, InvalidSubmission (bad parent), DuplicateComment and
     FloodLimited; in every case nothing has been written that a rollback won't undo.
     """
+    # Everything that needs no database first: on SQLite the first statement takes the
+    # write lock, which is then held until the caller commits.
+    encrypted = vault.encrypt_email(data.email)
+    ip_index = vault.ip_index(meta.ip) if meta.ip else None
+    digest = body_digest(data.comment)
+    flood_seconds = int(site.policy.get("flood_seconds", settings.flood_seconds))
+
     thread = get_or_create_thread(
         session, site, data.thread, url=data.thread_url, title=data.thread_title
     )
@@ -103,13 +113,11 @@ def submit(
         raise ThreadClosed(f"comments are closed on {data.thread!r}")
     if data.parent is not None:
         _check_parent(session, thread, data.parent)
-
-    encrypted = vault.encrypt_email(data.email)
-    ip_index = vault.ip_index(meta.ip) if meta.ip else None
-    digest = body_digest(data.comment)
-    _refuse_duplicate(session, thread, data.name, encrypted.index, digest)
-    flood_seconds = int(site_policy(site).get("flood_seconds", settings.flood_seconds))
-    _refuse_flood(session, encrypted.index, ip_index, flood_seconds)
+    same_text = hashlib.sha256(f"{thread.id}|".encode() + digest).digest()
+    _serialize_submissions(session, [encrypted.index, ip_index, same_text])
+    _refuse_duplicate_or_flood(
+        session, thread, data.name, encrypted.index, ip_index, digest, flood_seconds
+    )
 
     comment = Comment(
         thread=thread,
@@ -152,11 +160,37 @@ def _check_parent(session: Session, thread: Thread, parent_id: int) -> None:
         )
 
 
-def _refuse_duplicate(
-    session: Session, thread: Thread, name: str, email_index: bytes, digest: bytes
+def _lock_key(index: bytes) -> int:
+    return int.from_bytes(index[:8], "big", signed=True)
+
+
+def _serialize_submissions(session: Session, identities: list[bytes | None]) -> None:
+    """On PostgreSQL, make concurrent submissions that share an email, an IP or the same
+    text in the same thread wait for each other (transaction-scoped advisory locks, taken
+    in a fixed order so they cannot deadlock), so the duplicate and flood checks see each
+    other's rows. On SQLite the write lock taken at the first statement already does it."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    keys = sorted({_lock_key(identity) for identity in identities if identity})
+    session.execute(select(*(func.pg_advisory_xact_lock(key) for key in keys)))
+
+
+def _refuse_duplicate_or_flood(
+    session: Session,
+    thread: Thread,
+    name: str,
+    email_index: bytes,
+    ip_index: bytes | None,
+    digest: bytes,
+    flood_seconds: int,
 ) -> None:
-    """WordPress's rule: same thread, same text, and the same author name or email."""
-    duplicate = session.scalar(
+    """WordPress's two rules, asked in one round trip.
+
+    Duplicate: same thread, same text, and the same author name or email.
+    Flood: one comment per `flood_seconds` per full IP or per email (0 disables it).
+    """
+    now = utcnow()
+    duplicate = (
         select(Comment.id)
         .where(
             Comment.body_hash == digest,
@@ -164,40 +198,38 @@ def _refuse_duplicate(
             or_(Comment.author_name == name, Comment.email_index == email_index),
         )
         .limit(1)
+        .scalar_subquery()
     )
-    if duplicate is not None:
+    columns: list[Any] = [duplicate]
+    if flood_seconds > 0:
+        authors = [Comment.email_index == email_index]
+        if ip_index is not None:
+            authors.append(Comment.ip_index == ip_index)
+        since = now - dt.timedelta(seconds=flood_seconds)
+        latest = (
+            select(func.max(Comment.submitted_at))
+            .where(or_(*authors), Comment.submitted_at > since)
+            .scalar_subquery()
+        )
+        columns.append(latest)
+    row = session.execute(select(*columns)).one()
+    if row[0] is not None:
         raise DuplicateComment(
             "Duplicate comment detected; it looks as though you've already said that!"
         )
-
-
-def _refuse_flood(
-    session: Session, email_index: bytes, ip_index: bytes | None, flood_seconds: int
-) -> None:
-    """WordPress's flood rule: one comment per `flood_seconds` per full IP or per email."""
-    if flood_seconds <= 0:
-        return
-    now = utcnow()
-    since = now - dt.timedelta(seconds=flood_seconds)
-    keys = [Comment.email_index == email_index]
-    if ip_index is not None:
-        keys.append(Comment.ip_index == ip_index)
-    latest = session.scalar(
-        select(func.max(Comment.submitted_at)).where(or_(*keys), Comment.submitted_at > since)
-    )
-    if latest is not None:
-        if latest.tzinfo is None:  # SQLite aggregates come back as naive UTC
-            latest = latest.replace(tzinfo=dt.UTC)
-        wait = max(1, int(flood_seconds - (now - latest).total_seconds()) + 1)
+    latest_at = row[1] if flood_seconds > 0 else None
+    if latest_at is not None:
+        if latest_at.tzinfo is None:  # SQLite keeps no zone; we only ever store UTC
+            latest_at = latest_at.replace(tzinfo=dt.UTC)
+        wait = max(1, int(flood_seconds - (now - latest_at).total_seconds()) + 1)
         raise FloodLimited("You are posting comments too quickly. Slow down.", retry_after=wait)
 
 
-def get_comment(session: Session, site_key: str, comment_id: int) -> Comment:
+def get_comment(session: Session, site: SiteLike, comment_id: int) -> Comment:
     """A comment of this site by id, whatever its status, or CommentNotFound."""
-    site = get_site(session, site_key)
     comment = session.get(Comment, comment_id)
     if comment is None or comment.thread.site_id != site.id:
-        raise CommentNotFound(f"no comment {comment_id} on site {site_key!r}")
+        raise CommentNotFound(f"no comment {comment_id} on site {site.key!r}")
     return comment
 
 
@@ -224,13 +256,12 @@ def public_comment(comment: Comment) -> dict[str, Any]:
 
 
 def approved_thread(
-    session: Session, site_key: str, thread_key: str, *, after: int | None, limit: int
+    session: Session, site: SiteLike, thread_key: str, *, after: int | None, limit: int
 ) -> ThreadPage:
     """Approved comments of one thread as a tree, `limit` top-level comments per page.
 
     Replies whose parent is not approved are not shown (their context is hidden).
     """
-    site = get_site(session, site_key)
     thread = session.scalar(
         select(Thread).where(Thread.site_id == site.id, Thread.key == thread_key)
     )

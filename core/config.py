@@ -49,6 +49,8 @@ class Settings:
     # crashes a check, or kills its worker) is held for a human instead of retried forever.
     max_attempts: int = 5
     max_content_length: int = 256 * 1024
+    # How long an API process may use cached site settings (origins, policy), in seconds.
+    site_cache_seconds: float = 10.0
     # Broker socket timeouts (s): the request path must never hang on Redis.
     broker_timeout_seconds: float = 1.0
     log_level: str = "INFO"

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -19,6 +23,52 @@ DEFAULT_POLICY: dict[str, Any] = {
 }
 
 
+class SiteLike(Protocol):
+    """What intake needs of a site: a Site row or a cached SiteRef."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def allowed_origins(self) -> Sequence[str]: ...
+    @property
+    def policy(self) -> Mapping[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class SiteRef:
+    """A detached, read-only copy of a site's settings."""
+
+    id: int
+    key: str
+    allowed_origins: tuple[str, ...]
+    policy: Mapping[str, Any]
+
+
+class SiteCache:
+    """Per-process cache of site settings for the request path, so a submission does not
+    query the sites table every time. Entries live `ttl` seconds: a change to a site's
+    origins or policy reaches every API process within that time."""
+
+    def __init__(self, ttl: float = 10.0) -> None:
+        self.ttl = ttl
+        self._entries: dict[str, tuple[float, SiteRef]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, session: Session, site_key: str) -> SiteRef:
+        """The site's settings, from the cache or the database (SiteNotFound if unknown)."""
+        now = time.monotonic()
+        entry = self._entries.get(site_key)
+        if entry is not None and now - entry[0] < self.ttl:
+            return entry[1]
+        site = get_site(session, site_key)
+        ref = SiteRef(site.id, site.key, tuple(site.allowed_origins or ()), dict(site.policy or {}))
+        with self._lock:
+            self._entries[site_key] = (now, ref)
+        return ref
+
+
 def get_site(session: Session, site_key: str) -> Site:
     """The site with this public key, or SiteNotFound."""
     site = session.scalar(select(Site).where(Site.key == site_key))
@@ -27,7 +77,7 @@ def get_site(session: Session, site_key: str) -> Site:
     return site
 
 
-def site_policy(site: Site) -> dict[str, Any]:
+def site_policy(site: SiteLike) -> dict[str, Any]:
     """The site's policy over the defaults."""
     return {**DEFAULT_POLICY, **(site.policy or {})}
 
@@ -42,7 +92,7 @@ def origin_of(url: str | None) -> str | None:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-def origin_allowed(site: Site, origin: str, *, service_origin: str | None = None) -> bool:
+def origin_allowed(site: SiteLike, origin: str, *, service_origin: str | None = None) -> bool:
     """Exact, whole-origin match against the site's list (no wildcards, no suffix match).
 
     The service's own origin is always allowed: pages we serve ourselves (the demo

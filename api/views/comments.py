@@ -12,7 +12,8 @@ import json
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from flask import Blueprint, Response, g, jsonify, render_template, request, url_for
+from flask import Blueprint, Response, current_app, g, jsonify, render_template, request, url_for
+from sqlalchemy.orm import Session
 
 from api.context import settings, vault
 from api.db import get_session
@@ -21,11 +22,12 @@ from api.schemas import SubmissionSchema, dump_comment, to_new_comment
 from core import comments, sites
 from core.comments import SubmissionMeta
 from core.errors import OriginNotAllowed
-from models import Comment, CommentStatus, Site
+from models import Comment, CommentStatus
 
 bp = Blueprint("comments", __name__, url_prefix="/api/v1/sites/<site>")
 
 PAGE_DEFAULT, PAGE_MAX = 50, 200
+SUBMISSION_SCHEMA = SubmissionSchema()  # stateless; built once (building costs as much as a load)
 AWAITING_MARKER = "awaiting-moderation"
 
 
@@ -42,7 +44,13 @@ def request_origin() -> str | None:
     return sites.origin_of(request.headers.get("Referer"))
 
 
-def require_allowed_origin(site: Site) -> None:
+def site_settings(session: Session, site_key: str) -> sites.SiteRef:
+    """The site's settings through the per-process cache (SiteNotFound if unknown)."""
+    cache: sites.SiteCache = current_app.extensions["replyguard.sites"]
+    return cache.get(session, site_key)
+
+
+def require_allowed_origin(site: sites.SiteLike) -> None:
     origin = request_origin()
     if origin is not None and not sites.origin_allowed(
         site, origin, service_origin=service_origin()
@@ -75,7 +83,7 @@ def _read_payload() -> dict[str, Any]:
     )
 
 
-def _safe_redirect(site: Site, *candidates: str | None) -> str | None:
+def _safe_redirect(site: sites.SiteLike, *candidates: str | None) -> str | None:
     """The first candidate URL on an origin allowed for the site (no open redirects)."""
     for url in candidates:
         origin = sites.origin_of(url)
@@ -117,10 +125,9 @@ def submit_comment(site: str) -> Response:
     g.wants_html = _wants_html()
     g.back_url = request.headers.get("Referer")
     session = get_session()
-    site_row = sites.get_site(session, site)
-    g.site = site_row
+    site_row = g.site = site_settings(session, site)
     require_allowed_origin(site_row)
-    data = SubmissionSchema().load(_read_payload())
+    data = SUBMISSION_SCHEMA.load(_read_payload())
     redirect_to = data.pop("redirect_to", None)
     g.back_url = _safe_redirect(site_row, redirect_to, request.headers.get("Referer"))
     meta = SubmissionMeta(
@@ -152,8 +159,8 @@ def submit_comment(site: str) -> Response:
 def comment_status(site: str, comment_id: int) -> Response:
     """The public status of one comment (its text only once approved)."""
     session = get_session()
-    comment = comments.get_comment(session, site, comment_id)
-    g.site = comment.thread.site
+    g.site = site_settings(session, site)
+    comment = comments.get_comment(session, g.site, comment_id)
     return jsonify(status_body(site, comment))
 
 
@@ -164,8 +171,8 @@ def thread_comments(site: str, thread: str) -> Response:
     limit = max(1, min(limit, PAGE_MAX))
     after = request.args.get("after", None, type=int)
     session = get_session()
-    page = comments.approved_thread(session, site, thread, after=after, limit=limit)
-    g.site = sites.get_site(session, site)
+    g.site = site_settings(session, site)
+    page = comments.approved_thread(session, g.site, thread, after=after, limit=limit)
     next_url = (
         url_for(
             "comments.thread_comments",
@@ -198,8 +205,7 @@ def thread_comments(site: str, thread: str) -> Response:
 def preflight(site: str, **_ignored: Any) -> Response:
     """CORS preflight: only an allowed origin gets the CORS headers (added in after_request)."""
     session = get_session()
-    site_row = sites.get_site(session, site)
-    g.site = site_row
+    site_row = g.site = site_settings(session, site)
     origin = request.headers.get("Origin")
     if origin is None or not sites.origin_allowed(
         site_row, origin, service_origin=service_origin()
@@ -217,7 +223,7 @@ def cors_headers(response: Response) -> Response:
     """Exact-origin CORS for the site's allowed origins; always `Vary: Origin`."""
     response.vary.add("Origin")
     origin = request.headers.get("Origin")
-    site_row: Site | None = g.get("site")
+    site_row: sites.SiteLike | None = g.get("site")
     if (
         origin
         and site_row is not None

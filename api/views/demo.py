@@ -16,7 +16,7 @@ from api.schemas import dump_comment
 from api.views.comments import AWAITING_MARKER
 from core import comments
 from core.errors import CommentNotFound
-from core.sites import DEMO_SITE_KEY
+from core.sites import DEMO_SITE_KEY, get_site
 from models import CommentStatus
 
 bp = Blueprint("demo", __name__)
@@ -30,7 +30,8 @@ def _notice() -> tuple[str, int] | None:
     if request.args.get("rg_status") != AWAITING_MARKER or comment_id is None:
         return None
     try:
-        comment = comments.get_comment(get_session(), DEMO_SITE_KEY, comment_id)
+        session = get_session()
+        comment = comments.get_comment(session, get_site(session, DEMO_SITE_KEY), comment_id)
     except CommentNotFound:
         return None
     kind = "published" if comment.status is CommentStatus.APPROVED else "awaiting"
@@ -41,7 +42,8 @@ def _notice() -> tuple[str, int] | None:
 def article() -> str:
     """The demo article with its approved comments and the form."""
     session = get_session()
-    page = comments.approved_thread(session, DEMO_SITE_KEY, DEMO_THREAD, after=None, limit=200)
+    site = get_site(session, DEMO_SITE_KEY)
+    page = comments.approved_thread(session, site, DEMO_THREAD, after=None, limit=200)
     return render_template(
         "demo.html",
         site=DEMO_SITE_KEY,
