@@ -11,8 +11,9 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import CursorResult, update
+from sqlalchemy import CursorResult, insert, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core import outbox, tasknames
 from core.checks import Action, CheckContext, Verdict, default_checks, run_pipeline
@@ -99,6 +100,9 @@ def decide(
         session.refresh(comment)
         log.info("lost the race to decide", extra={"comment_id": comment.id})
         return Outcome(comment.id, changed=False, status=comment.status)
+    # The row already changed; record the values on the object without a second UPDATE.
+    set_committed_value(comment, "status", new_status)
+    set_committed_value(comment, "decided_at", now)
     decision = Decision(
         comment_id=comment.id,
         decided_by=decided_by,
@@ -107,19 +111,23 @@ def decide(
         reason=reason,
         created_at=now,
     )
-    for position, (name, verdict) in enumerate(verdicts or []):
-        decision.checks.append(
-            CheckResult(
-                position=position,
-                check_name=name,
-                action=verdict.action.value if verdict else None,
-                score=verdict.score if verdict else 0.0,
-                reason=verdict.reason if verdict else "no opinion",
-            )
-        )
     session.add(decision)
-    comment.status = new_status
-    comment.decided_at = now
+    session.flush()  # decision.id for its check rows
+    if verdicts:
+        session.execute(  # one executemany for all the check rows
+            insert(CheckResult),
+            [
+                {
+                    "decision_id": decision.id,
+                    "position": position,
+                    "check_name": name,
+                    "action": verdict.action.value if verdict else None,
+                    "score": verdict.score if verdict else 0.0,
+                    "reason": verdict.reason if verdict else "no opinion",
+                }
+                for position, (name, verdict) in enumerate(verdicts)
+            ],
+        )
     outbox.complete(session, tasknames.MODERATE, comment.id)
     log.info(
         "decided",
@@ -129,9 +137,12 @@ def decide(
 
 
 def begin_attempt(session: Session, comment_id: int, *, max_attempts: int) -> bool:
-    """Count a started moderation run; False (and the comment held for a human) once it
-    has started more than `max_attempts` times without finishing: a poison comment.
-    The caller commits this before moderating, so a run that crashes is counted too."""
+    """Count a moderation run that did not (or may not) finish; False, with the comment held
+    for a human, once there were more than `max_attempts`: a poison comment.
+
+    The task calls it in a transaction of its own before re-running a redelivered message
+    (the previous run may have killed its worker) and after a run that raised, so crashes
+    and errors are counted while the common first run costs no extra transaction."""
     attempts = outbox.record_attempt(session, tasknames.MODERATE, comment_id)
     if attempts is None or attempts <= max_attempts:
         return True

@@ -8,6 +8,7 @@ is retried with backoff; after the last retry the comment is held for a human.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from celery import shared_task
 from celery.exceptions import MaxRetriesExceededError
@@ -32,23 +33,29 @@ log = logging.getLogger(__name__)
     retry_jitter=True,
     max_retries=5,
 )
-def moderate(self: object, comment_id: int) -> None:
+def moderate(self: Any, comment_id: int) -> None:
     """Decide one PENDING comment with the checks pipeline."""
-    with session_scope(session_factory()) as session:
-        proceed = moderation.begin_attempt(
-            session, comment_id, max_attempts=settings().max_attempts
-        )
-    if not proceed:
-        return
+    max_attempts = settings().max_attempts
+    if (self.request.delivery_info or {}).get("redelivered"):
+        # Given back by a worker that died on it: count this run before starting.
+        with session_scope(session_factory()) as session:
+            if not moderation.begin_attempt(session, comment_id, max_attempts=max_attempts):
+                return
     try:
         with session_scope(session_factory()) as session:
             moderation.moderate(session, comment_id, vault=vault())
     except CheckUnavailable as exc:
         try:
-            raise self.retry(exc=exc, countdown=min(60, 2**self.request.retries))  # type: ignore[attr-defined]
+            raise self.retry(exc=exc, countdown=min(60, 2**self.request.retries))
         except MaxRetriesExceededError:
             with session_scope(session_factory()) as session:
                 moderation.hold_for_human(session, comment_id, f"a check could not run: {exc}")
+    except OperationalError:
+        raise  # the database, not the comment: retried with backoff by autoretry_for
+    except Exception:
+        with session_scope(session_factory()) as session:
+            moderation.begin_attempt(session, comment_id, max_attempts=max_attempts)
+        raise
 
 
 @shared_task(name=tasknames.SWEEP_OUTBOX, acks_late=True, ignore_result=True)

@@ -707,3 +707,51 @@ def test_moderate_task_sent_twice_at_once_decides_once(live: Live) -> None:
         f"lost the race to decide comment_id={comment_id}"
     )
     assert lost == 1, log[-3000:]
+
+
+@pytest.mark.integration
+def test_poison_comment_is_held_after_its_attempts_run_out(live: Live) -> None:
+    """C15: a comment whose moderation always fails (here: its email ciphertext was tampered
+    with, so decryption refuses it) is not retried forever: each failed run is counted in
+    the database, and the run after `max_attempts` holds it for a human with the reason."""
+    _ip, email = next_client()
+    with session_scope(make_sessionmaker(live.engine)) as session:
+        site: Site = get_site(session, SITE)
+        comment = comments.submit(
+            session,
+            site,
+            NewComment(
+                thread=f"it-poison-{uuid.uuid4().hex[:8]}",
+                comment="Poison.",
+                name="Poison",
+                email=email,
+            ),
+            meta=SubmissionMeta(),
+            vault=live.vault,
+            settings=live.settings,
+        )
+        session.flush()
+        tampered = bytearray(comment.email_ciphertext)
+        tampered[-1] ^= 0xFF
+        comment.email_ciphertext = bytes(tampered)
+        comment_id = comment.id
+
+    producer = producer_for(live.settings)
+    try:
+        for _ in range(live.settings.max_attempts + 1):
+            task_id = producer.send_task(
+                tasknames.MODERATE, args=[comment_id], queue=tasknames.QUEUE_MODERATION
+            ).id
+            live.stack.wait_for_log(
+                live.stack.worker,
+                rf"Task {tasknames.MODERATE}\[{task_id}\] (raised|succeeded)",
+                timeout=DECISION_TIMEOUT,
+            )
+    finally:
+        producer.close()
+
+    [decision] = decisions_of(live.engine, comment_id)
+    assert decision.to_status == "held" and decision.decided_by == "system"
+    assert f"failed {live.settings.max_attempts} times" in decision.reason
+    assert_ledger_consistent(live.engine, [comment_id], CommentStatus.HELD)
+    assert "EmailDecryptionError" in live.stack.worker.log_text()
