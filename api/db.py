@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from core.config import Settings
 from models.db import make_engine, make_sessionmaker
+from models.db import read_only as mark_read_only
 
 
 def init_app(app: Flask, settings: Settings) -> None:
@@ -19,10 +20,13 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.teardown_appcontext(close_session)
 
 
-def get_session() -> Session:
-    """This request's Session, opened on first use."""
+def get_session(*, read_only: bool = False) -> Session:
+    """This request's Session, opened on first use; `read_only` for views that only read
+    (on SQLite they then never wait for the write lock)."""
     if "session" not in g:
         g.session = current_app.extensions["sessionmaker"]()
+        if read_only:
+            mark_read_only(g.session)
     session: Session = g.session
     return session
 

@@ -50,7 +50,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_begin(connection: Any) -> None:
     # IMMEDIATE takes the write lock up front, so two writers queue on busy_timeout
     # instead of failing with "database is locked" when one upgrades a read lock.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # Read-only work opts out (see read_only) and never waits for writers under WAL.
+    mode = "DEFERRED" if connection.get_execution_options().get(READ_ONLY_OPTION) else "IMMEDIATE"
+    connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+READ_ONLY_OPTION = "replyguard_read_only"
+
+
+def read_only(session: Session) -> Session:
+    """Mark a fresh session's transaction as read-only: on SQLite it then begins DEFERRED
+    and does not queue behind writers; elsewhere nothing changes. Call before its first
+    statement; a write in such a session would fail on SQLite when another writer is busy."""
+    session.connection(execution_options={READ_ONLY_OPTION: True})
+    return session
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -158,7 +158,7 @@ def submit_comment(site: str) -> Response:
 @bp.get("/comments/<int:comment_id>", provide_automatic_options=False)
 def comment_status(site: str, comment_id: int) -> Response:
     """The public status of one comment (its text only once approved)."""
-    session = get_session()
+    session = get_session(read_only=True)
     g.site = site_settings(session, site)
     comment = comments.get_comment(session, g.site, comment_id)
     return jsonify(status_body(site, comment))
@@ -170,7 +170,7 @@ def thread_comments(site: str, thread: str) -> Response:
     limit = request.args.get("limit", PAGE_DEFAULT, type=int) or PAGE_DEFAULT
     limit = max(1, min(limit, PAGE_MAX))
     after = request.args.get("after", None, type=int)
-    session = get_session()
+    session = get_session(read_only=True)
     g.site = site_settings(session, site)
     page = comments.approved_thread(session, g.site, thread, after=after, limit=limit)
     next_url = (
@@ -204,7 +204,7 @@ def thread_comments(site: str, thread: str) -> Response:
 @bp.route("/threads/<path:thread>/comments", methods=["OPTIONS"])
 def preflight(site: str, **_ignored: Any) -> Response:
     """CORS preflight: only an allowed origin gets the CORS headers (added in after_request)."""
-    session = get_session()
+    session = get_session(read_only=True)
     site_row = g.site = site_settings(session, site)
     origin = request.headers.get("Origin")
     if origin is None or not sites.origin_allowed(

@@ -30,7 +30,7 @@ def _notice() -> tuple[str, int] | None:
     if request.args.get("rg_status") != AWAITING_MARKER or comment_id is None:
         return None
     try:
-        session = get_session()
+        session = get_session(read_only=True)
         comment = comments.get_comment(session, get_site(session, DEMO_SITE_KEY), comment_id)
     except CommentNotFound:
         return None
@@ -41,7 +41,7 @@ def _notice() -> tuple[str, int] | None:
 @bp.get("/demo")
 def article() -> str:
     """The demo article with its approved comments and the form."""
-    session = get_session()
+    session = get_session(read_only=True)
     site = get_site(session, DEMO_SITE_KEY)
     page = comments.approved_thread(session, site, DEMO_THREAD, after=None, limit=200)
     return render_template(

@@ -14,5 +14,5 @@ bp = Blueprint("health", __name__)
 @bp.get("/healthz")
 def healthz() -> Response:
     """Liveness and database readiness."""
-    get_session().execute(text("SELECT 1"))
+    get_session(read_only=True).execute(text("SELECT 1"))
     return jsonify({"status": "ok", "database": "ok"})
