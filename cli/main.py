@@ -79,7 +79,11 @@ def generate_keys() -> None:
     "--workers", "web_workers", type=int, default=2, show_default=True, help="gunicorn workers."
 )
 @click.option(
-    "--concurrency", type=int, default=2, show_default=True, help="Celery worker processes."
+    "--concurrency",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Celery worker processes (SQLite takes one writer at a time; more help on PostgreSQL).",
 )
 def run(port: int | None, web_workers: int, concurrency: int) -> None:
     """Run the whole service on the embedded default: SQLite, an embedded Redis, a Celery

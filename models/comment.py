@@ -28,6 +28,9 @@ class Comment(Base):
     __tablename__ = "comments"
     __table_args__ = (
         Index("ix_comments_thread_status_id", "thread_id", "status", "id"),
+        # WordPress's duplicate rule looks up the same text in the same thread; without
+        # both columns SQLite scans the whole thread.
+        Index("ix_comments_thread_body_hash", "thread_id", "body_hash"),
         Index("ix_comments_email_index_submitted", "email_index", "submitted_at"),
         Index("ix_comments_ip_index_submitted", "ip_index", "submitted_at"),
     )
@@ -46,7 +49,7 @@ class Comment(Base):
     referrer: Mapped[str | None] = mapped_column(String(2000))
     body: Mapped[str] = mapped_column(Text)
     # SHA-256 of the body, for WordPress-style duplicate detection without comparing Text.
-    body_hash: Mapped[bytes] = mapped_column(LargeBinary(32), index=True)
+    body_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     status: Mapped[CommentStatus] = mapped_column(
         Enum(
             CommentStatus,

@@ -102,7 +102,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_comments")),
     )
     with op.batch_alter_table("comments", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_comments_body_hash"), ["body_hash"], unique=False)
+        batch_op.create_index(
+            "ix_comments_thread_body_hash", ["thread_id", "body_hash"], unique=False
+        )
         batch_op.create_index(
             "ix_comments_email_index_submitted", ["email_index", "submitted_at"], unique=False
         )
@@ -163,7 +165,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_comments_thread_status_id")
         batch_op.drop_index("ix_comments_ip_index_submitted")
         batch_op.drop_index("ix_comments_email_index_submitted")
-        batch_op.drop_index(batch_op.f("ix_comments_body_hash"))
+        batch_op.drop_index("ix_comments_thread_body_hash")
 
     op.drop_table("comments")
     op.drop_table("threads")
