@@ -343,3 +343,22 @@ def test_database_down_is_503_with_retry_after(
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "5"
     assert response.get_json()["error"] == "temporarily_unavailable"
+
+
+def test_unreachable_database_is_503_quickly_and_healthz_says_so(settings: Any) -> None:
+    """C3 with a real connection failure: nothing listens on the database port."""
+    import time
+
+    from api import create_app
+
+    app = create_app(
+        settings.with_overrides(database_url="postgresql+psycopg://postgres@127.0.0.1:1/none")
+    )
+    client = app.test_client()
+    started = time.monotonic()
+    response = client.post(URL, json=valid())
+    assert time.monotonic() - started < 5
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert response.get_json()["error"] == "temporarily_unavailable"
+    assert client.get("/healthz").status_code == 503
