@@ -36,7 +36,6 @@ RESTART_BACKOFF_SECONDS = 2.0
 # recover by itself (port taken, broken configuration): stop the stack and say so.
 CRASH_LOOP_SECONDS = 10.0
 CRASH_LOOP_LIMIT = 3
-WORKER_NICENESS = 10
 
 
 @dataclass
@@ -45,7 +44,6 @@ class Child:
 
     name: str
     argv: list[str]
-    niceness: int = 0
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     quick_deaths: int = 0
@@ -227,9 +225,6 @@ class DevStack:
                     "--hostname",
                     "replyguard@%h",
                 ],
-                # Intake first: during a burst the API keeps the CPU and answers fast;
-                # moderation catches up right after (the comments are safe in the outbox).
-                niceness=WORKER_NICENESS,
             ),
             Child(
                 "beat",
@@ -305,15 +300,8 @@ class DevStack:
         return 0
 
     def _start(self, child: Child, env: dict[str, str]) -> None:
-        niceness = child.niceness
-
-        def prepare() -> None:
-            _die_with_parent()
-            if niceness:
-                os.nice(niceness)
-
         child.process = subprocess.Popen(
-            child.argv, env=env, start_new_session=True, preexec_fn=prepare
+            child.argv, env=env, start_new_session=True, preexec_fn=_die_with_parent
         )
         child.started_at = time.monotonic()
 
