@@ -86,6 +86,32 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def worker_argv(python: str, *, concurrency: int, hostname: str) -> list[str]:
+    """The Celery worker consuming both queues (gossip and mingle off: no cluster chatter)."""
+    return [
+        *(python, "-m", "celery", "-A", "workers.celery_app", "worker"),
+        *("--loglevel", "INFO", "-Q", "moderation,maintenance"),
+        *("--concurrency", str(concurrency), "--hostname", hostname),
+        *("--without-gossip", "--without-mingle"),
+    ]
+
+
+def beat_argv(python: str, *, schedule: Path) -> list[str]:
+    """Celery beat (the sweeper's clock); exactly one per deployment."""
+    return [
+        *(python, "-m", "celery", "-A", "workers.celery_app", "beat"),
+        *("--loglevel", "INFO", "--schedule", str(schedule)),
+    ]
+
+
+def api_argv(python: str, *, bind: str, workers: int) -> list[str]:
+    """gunicorn with the API; api/gunicorn_conf.py keeps client addresses out of its logs."""
+    return [
+        *(python, "-m", "gunicorn", "--workers", str(workers), "--bind", bind),
+        *("--config", "python:api.gunicorn_conf", "api:create_app()"),
+    ]
+
+
 class DevStack:
     """Prepare and supervise the embedded stack."""
 
@@ -207,54 +233,12 @@ class DevStack:
         return [
             Child(
                 "worker",
-                [
-                    python,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "workers.celery_app",
-                    "worker",
-                    "--loglevel",
-                    "INFO",
-                    "-Q",
-                    "moderation,maintenance",
-                    "--concurrency",
-                    str(self.concurrency),
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--hostname",
-                    "replyguard@%h",
-                ],
+                worker_argv(python, concurrency=self.concurrency, hostname="replyguard@%h"),
             ),
-            Child(
-                "beat",
-                [
-                    python,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "workers.celery_app",
-                    "beat",
-                    "--loglevel",
-                    "INFO",
-                    "--schedule",
-                    str(self.instance / "celerybeat-schedule"),
-                ],
-            ),
+            Child("beat", beat_argv(python, schedule=self.instance / "celerybeat-schedule")),
             Child(
                 "api",
-                [
-                    python,
-                    "-m",
-                    "gunicorn",
-                    "--workers",
-                    str(self.web_workers),
-                    "--bind",
-                    f"127.0.0.1:{self.port}",
-                    "--config",
-                    "python:api.gunicorn_conf",  # its log format omits client addresses
-                    "api:create_app()",
-                ],
+                api_argv(python, bind=f"127.0.0.1:{self.port}", workers=self.web_workers),
             ),
         ]
 

@@ -671,6 +671,29 @@ def test_moderate_task_is_idempotent_on_a_decided_comment(live: Live) -> None:
     assert live.stack.worker.log_text().count(f"already decided comment_id={body['id']}") == 2
 
 
+def pending_comment(live: Live, thread_prefix: str, text: str, name: str) -> Comment:
+    """A PENDING comment written with core.comments.submit in a session without a publisher,
+    so only the messages a test sends itself ever reach the worker (still in its session)."""
+    _ip, email = next_client()
+    with session_scope(make_sessionmaker(live.engine)) as session:
+        site: Site = get_site(session, SITE)
+        comment = comments.submit(
+            session,
+            site,
+            NewComment(
+                thread=f"{thread_prefix}-{uuid.uuid4().hex[:8]}",
+                comment=text,
+                name=name,
+                email=email,
+            ),
+            meta=SubmissionMeta(),
+            vault=live.vault,
+            settings=live.settings,
+        )
+        session.flush()
+    return comment
+
+
 @pytest.mark.integration
 def test_moderate_task_sent_twice_at_once_decides_once(live: Live) -> None:
     """C13: a PENDING comment whose task arrives twice at once (two pool processes) is decided
@@ -679,24 +702,7 @@ def test_moderate_task_sent_twice_at_once_decides_once(live: Live) -> None:
     The comment is written with core.comments.submit in a session without a publisher, so
     only the two messages sent here ever reach the worker.
     """
-    _ip, email = next_client()
-    with session_scope(make_sessionmaker(live.engine)) as session:
-        site: Site = get_site(session, SITE)
-        comment = comments.submit(
-            session,
-            site,
-            NewComment(
-                thread=f"it-race-{uuid.uuid4().hex[:8]}",
-                comment="Two deliveries, one decision.",
-                name="Racer",
-                email=email,
-            ),
-            meta=SubmissionMeta(),
-            vault=live.vault,
-            settings=live.settings,
-        )
-        session.flush()
-        comment_id = comment.id
+    comment_id = pending_comment(live, "it-race", "Two deliveries, one decision.", "Racer").id
 
     send_moderate_twice(live, comment_id)
 
@@ -714,27 +720,14 @@ def test_poison_comment_is_held_after_its_attempts_run_out(live: Live) -> None:
     """C15: a comment whose moderation always fails (here: its email ciphertext was tampered
     with, so decryption refuses it) is not retried forever: each failed run is counted in
     the database, and the run after `max_attempts` holds it for a human with the reason."""
-    _ip, email = next_client()
+    comment = pending_comment(live, "it-poison", "Poison.", "Poison")
     with session_scope(make_sessionmaker(live.engine)) as session:
-        site: Site = get_site(session, SITE)
-        comment = comments.submit(
-            session,
-            site,
-            NewComment(
-                thread=f"it-poison-{uuid.uuid4().hex[:8]}",
-                comment="Poison.",
-                name="Poison",
-                email=email,
-            ),
-            meta=SubmissionMeta(),
-            vault=live.vault,
-            settings=live.settings,
-        )
-        session.flush()
-        tampered = bytearray(comment.email_ciphertext)
+        stored = session.get(Comment, comment.id)
+        assert stored is not None
+        tampered = bytearray(stored.email_ciphertext)
         tampered[-1] ^= 0xFF
-        comment.email_ciphertext = bytes(tampered)
-        comment_id = comment.id
+        stored.email_ciphertext = bytes(tampered)
+    comment_id = comment.id
 
     producer = producer_for(live.settings)
     try:

@@ -33,6 +33,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
+from cli.devstack import api_argv, beat_argv, worker_argv
 from core.config import Settings
 from core.privacy import new_key_material
 from tests.support.polling import wait_for
@@ -43,7 +44,6 @@ STOP_TIMEOUT_SECONDS = 15.0
 START_TIMEOUT_SECONDS = 30.0
 # The same access-log format as `replyguard run` (cli/devstack.py): no %(h)s, because
 # with ProxyFix the address gunicorn would log is the client's, taken from X-Forwarded-For.
-ACCESS_LOG_FORMAT = '%(t)s "%(r)s" %(s)s %(b)s %(M)sms'
 
 
 def free_port() -> int:
@@ -209,49 +209,22 @@ class LiveStack:
         env.update(PYTHONUNBUFFERED="1", PORT=str(self.port))
         self.env = env
         python = _python()
+        # The same commands `make run` uses; only the log destinations differ.
+        api_command = api_argv(python, bind=f"{LOOPBACK}:{self.port}", workers=web_workers)
         self.api = ManagedProcess(
             "api",
             [
-                python,
-                "-m",
-                "gunicorn",
-                "--workers",
-                str(web_workers),
-                "--bind",
-                f"{LOOPBACK}:{self.port}",
-                "--access-logfile",
-                str(workdir / "api-access.log"),
-                "--access-logformat",
-                ACCESS_LOG_FORMAT,
-                "--error-logfile",
-                "-",
-                "--graceful-timeout",
-                "5",
-                "api:create_app()",
+                *api_command[:-1],
+                *("--access-logfile", str(workdir / "api-access.log")),
+                *("--error-logfile", "-", "--graceful-timeout", "5"),
+                api_command[-1],
             ],
             workdir / "api.log",
             env,
         )
         self.worker = ManagedProcess(
             "worker",
-            [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "workers.celery_app",
-                "worker",
-                "--loglevel",
-                "INFO",
-                "-Q",
-                "moderation,maintenance",
-                "--concurrency",
-                str(concurrency),
-                "--without-gossip",
-                "--without-mingle",
-                "--hostname",
-                f"{self.worker_name}@%h",
-            ],
+            worker_argv(python, concurrency=concurrency, hostname=f"{self.worker_name}@%h"),
             workdir / "worker.log",
             env,
         )
@@ -259,18 +232,7 @@ class LiveStack:
         if beat:
             self.beat = ManagedProcess(
                 "beat",
-                [
-                    python,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "workers.celery_app",
-                    "beat",
-                    "--loglevel",
-                    "INFO",
-                    "--schedule",
-                    str(workdir / "beat-schedule"),
-                ],
+                beat_argv(python, schedule=workdir / "beat-schedule"),
                 workdir / "beat.log",
                 env,
             )
