@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from sqlalchemy import delete, event, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -96,9 +95,3 @@ def due_for_redispatch(
         row.dispatches += 1
     session.flush()
     return rows
-
-
-def pending_tasks(session: Session) -> list[tuple[str, int]]:
-    """What this session will publish at commit (for tests and diagnostics)."""
-    pending: list[Any] = session.info.get(_PENDING_KEY, [])
-    return list(pending)

@@ -38,10 +38,6 @@ class Verdict:
     def hold(cls, reason: str, score: float = 1.0) -> Verdict:
         return cls(Action.HOLD, reason, score)
 
-    @classmethod
-    def spam(cls, reason: str, score: float = 1.0) -> Verdict:
-        return cls(Action.SPAM, reason, score)
-
 
 @dataclass(frozen=True)
 class CommentFacts:
