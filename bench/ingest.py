@@ -29,6 +29,10 @@ Run (from the repository root; ~5–8 min, `--quick` ~1 min):
     .venv/bin/python bench/ingest.py --quick
     .venv/bin/python bench/ingest.py --services sqlite,isso --reps 1 --duration 3
 
+`--pause-worker` stops our stacks' Celery worker (SIGSTOP) through each load cell and resumes
+it (SIGCONT) right after, so that the cell measures the intake alone, as when moderation runs
+on other machines; the backlog then drains and is checked as usual.
+
 It prints a Markdown table and writes the raw results to bench/results/ (git-ignored).
 """
 
@@ -105,6 +109,7 @@ SERVICE_TITLES = {
     "postgres": "Replyguard (PostgreSQL + system Redis)",
 }
 OURS = ("sqlite", "postgres")
+PAUSED_SUFFIX = " (worker paused during the cell: intake only)"
 
 
 class BenchError(Exception):
@@ -138,6 +143,7 @@ class Config:
     quiet_threshold: float
     quiet_wait: float
     quick: bool
+    pause_worker: bool = False
 
 
 def parse_args(argv: list[str] | None = None) -> Config:
@@ -206,6 +212,12 @@ def parse_args(argv: list[str] | None = None) -> Config:
     ap.add_argument(
         "--quiet-wait", type=float, help="max seconds of that wait (default 30; --quick 5)"
     )
+    ap.add_argument(
+        "--pause-worker",
+        action="store_true",
+        help="SIGSTOP our stacks' Celery worker during each load cell (SIGCONT after it), "
+        "so the cell measures intake alone; the backlog drains after the cell",
+    )
     a = ap.parse_args(argv)
     services = tuple(s.strip() for s in a.services.split(",") if s.strip())
     unknown = [s for s in services if s not in SERVICE_TITLES]
@@ -232,7 +244,14 @@ def parse_args(argv: list[str] | None = None) -> Config:
         quiet_threshold=a.quiet_threshold,
         quiet_wait=a.quiet_wait if a.quiet_wait is not None else (5.0 if a.quick else 30.0),
         quick=a.quick,
+        pause_worker=a.pause_worker,
     )
+
+
+def service_title(cfg: Config, key: str) -> str:
+    """The service's title in tables and logs; says so when its worker was paused."""
+    paused = cfg.pause_worker and key in OURS
+    return SERVICE_TITLES[key] + (PAUSED_SUFFIX if paused else "")
 
 
 def load_loadgen(peer_dir: str) -> Any:
@@ -296,6 +315,14 @@ def _cmdline(pid: int) -> bytes:
         return Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return b""
+
+
+def _proc_state(pid: int) -> str:
+    """The process's state letter (R, S, T for stopped, ...), or "" when it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""
 
 
 @dataclass
@@ -515,6 +542,7 @@ class Replyguard(Service):
         self.database_url = ""
         self.pg_database: str | None = None
         self.reader: Engine | None = None
+        self.paused: list[tuple[int, bytes]] = []  # (pid, cmdline) sent SIGSTOP, not SIGCONT
 
     def post_spec(self) -> dict[str, Any]:
         return our_post_spec(self.port)
@@ -559,6 +587,7 @@ class Replyguard(Service):
 
     def stop(self) -> None:
         try:
+            self.resume_worker()  # a stopped worker would not act on SIGTERM
             if self.proc is not None:
                 self.proc.stop(self.lg, grace=40)
         finally:
@@ -568,6 +597,76 @@ class Replyguard(Service):
                 drop_pg_database(self.cfg.pg_admin_url, self.pg_database)
                 flush_redis_db(self.cfg.redis_url)
                 self.pg_database = None
+
+    # -- --pause-worker ---------------------------------------------------------------------
+    def pause_worker(self) -> dict[str, Any]:
+        """SIGSTOP every process of the stack's Celery worker (the `worker` CPU group: its
+        main process first, so that it hands out no more tasks, then its pool children) and
+        wait until the kernel has stopped them. A worker frozen inside a database transaction
+        or holding SQLite's writer flock would block intake for the whole cell: then it is
+        resumed and paused again a moment later. The caller must call `resume_worker` in a
+        `finally`."""
+        for attempt in range(1, 101):
+            seen = {pid for pid, _cmd in self.paused}
+            while True:  # until no new worker process shows up (a fork racing the first pass)
+                fresh = [p for p in cpu_groups(self.lg, self).get("worker", []) if p not in seen]
+                if not fresh:
+                    break
+                for pid in fresh:  # proc_tree lists a parent before its children
+                    seen.add(pid)
+                    cmdline = _cmdline(pid)
+                    if cmdline:
+                        self.paused.append((pid, cmdline))  # recorded before the signal
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(pid, signal.SIGSTOP)
+            if not self.paused:
+                raise BenchError(f"{self.key}: no Celery worker process found to pause")
+            wait_for(
+                lambda: all(_proc_state(pid) in {"T", ""} for pid, _cmd in self.paused),
+                timeout=10,
+                interval=0.01,
+                what=f"{self.key}: the worker processes to stop",
+            )
+            if not self.worker_holds_db():
+                return {"pids": [pid for pid, _cmd in self.paused], "attempts": attempt}
+            self.resume_worker()
+            time.sleep(0.05)
+        raise BenchError(f"{self.key}: the worker never paused outside a database transaction")
+
+    def resume_worker(self) -> None:
+        """SIGCONT what `pause_worker` stopped (pool children first); idempotent. A process
+        leaves the list only once signalled, so an interrupt here leaves none stopped for
+        `stop`, which calls this again."""
+        while self.paused:
+            pid, cmdline = self.paused[-1]
+            if _cmdline(pid) == cmdline:  # same PID and command line: still ours
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
+            self.paused.pop()
+
+    def worker_holds_db(self) -> bool:
+        """Whether a (stopped) worker process is inside a database transaction: on SQLite it
+        holds or waits for the writer flock (/proc/locks), on PostgreSQL one of its sessions
+        is not idle."""
+        if self.pg_database is None:
+            pids = {str(pid) for pid, _cmd in self.paused}
+            for line in Path("/proc/locks").read_text().splitlines():
+                fields = line.split()
+                if "FLOCK" in fields:
+                    at = fields.index("FLOCK") + 3  # FLOCK ADVISORY WRITE <pid> ...
+                    if at < len(fields) and fields[at] in pids:
+                        return True
+            return False
+        assert self.reader is not None
+        with self.reader.connect() as conn:
+            busy = conn.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = :db"
+                    " AND application_name = 'replyguard-worker' AND state <> 'idle'"
+                ),
+                {"db": self.pg_database},
+            )
+        return bool(busy)
 
     # -- database reads (results only; the service never sees these) -----------------------
     def pending_count(self) -> int:
@@ -861,6 +960,8 @@ def wait_for_quiet(cfg: Config, lg: Any) -> float:
 async def measure(cfg: Config, lg: Any, svc: Service) -> dict[str, Any]:
     """Start one service, run its cells (and approvals for ours), stop it."""
     result: dict[str, Any] = {"service": svc.key, "rep": svc.rep, "cells": []}
+    pausing = cfg.pause_worker and isinstance(svc, Replyguard)
+    result["worker_paused"] = pausing
     result["busy_before_pct"] = wait_for_quiet(cfg, lg)
     t0 = time.perf_counter()
     try:
@@ -877,22 +978,35 @@ async def measure(cfg: Config, lg: Any, svc: Service) -> dict[str, Any]:
                     if (isinstance(svc, Replyguard) and c == cfg.py_spy_at)
                     else None
                 )
-                meter = CpuMeter(lg, svc)
-                cell: dict[str, Any] = await lg.run_cell(
-                    session,
-                    ep,
-                    c,
-                    duration=cfg.duration,
-                    max_requests=cfg.max_requests,
-                    warmup=cfg.warmup,
-                    req_timeout=30.0,
-                    watch_pids=svc.watch_pids(),
-                    label=svc.key,
-                )
+                paused: dict[str, Any] | None = None
+                t_paused = 0.0
+                try:
+                    if pausing:  # the worker stays stopped through warm-up and cell
+                        assert isinstance(svc, Replyguard)
+                        paused = svc.pause_worker()
+                        t_paused = time.perf_counter()
+                    meter = CpuMeter(lg, svc)
+                    cell: dict[str, Any] = await lg.run_cell(
+                        session,
+                        ep,
+                        c,
+                        duration=cfg.duration,
+                        max_requests=cfg.max_requests,
+                        warmup=cfg.warmup,
+                        req_timeout=30.0,
+                        watch_pids=svc.watch_pids(),
+                        label=svc.key,
+                    )
+                finally:  # always, errors and interrupts included, before anything else
+                    if isinstance(svc, Replyguard):
+                        svc.resume_worker()
+                if paused is not None:
+                    paused["paused_s"] = round(time.perf_counter() - t_paused, 2)
                 cpu_cell = meter.read()
                 if profiler is not None:
                     profiler.wait(timeout=60)
                 cell.update(service=svc.key, rep=svc.rep, thread=thread, cpu_s_cell=cpu_cell)
+                cell["worker_paused"] = paused
                 # Whole stack (PostgreSQL backends and the system Redis included) and what is
                 # left for other tenants: machine busy - client - stack, in % of one core.
                 stack_s = sum(v for k, v in cpu_cell.items() if k != "wall")
@@ -901,6 +1015,12 @@ async def measure(cfg: Config, lg: Any, svc: Service) -> dict[str, Any]:
                     cell["machine_busy_pct"] - cell["client_cpu_pct"] - cell["stack_cpu_pct"], 1
                 )
                 print(f"  r{svc.rep} {lg.format_row(cell)}", flush=True)
+                if paused is not None:
+                    print(
+                        f"  {'':26}worker paused for {paused['paused_s']} s "
+                        f"({len(paused['pids'])} processes, {paused['attempts']} attempt(s))",
+                        flush=True,
+                    )
                 if isinstance(svc, Replyguard):
                     cell.update(svc.drain_and_lag(thread, cell))
                     print(
@@ -1007,6 +1127,8 @@ def summarize_runs(cfg: Config, runs: list[dict[str, Any]]) -> dict[str, Any]:
             rows.append(
                 {
                     "service": service,
+                    "title": service_title(cfg, service),
+                    "worker_paused": cfg.pause_worker and service in OURS,
                     "concurrency": c,
                     "reps": len(cells),
                     "ok_rps": [cell["ok_rps"] for cell in cells],
@@ -1039,7 +1161,7 @@ def summarize_runs(cfg: Config, runs: list[dict[str, Any]]) -> dict[str, Any]:
     ratios: dict[str, Any] = {}
     for ours in (s for s in OURS if s in cfg.services):
         for c in cfg.concurrency:
-            entry: dict[str, Any] = {}
+            entry: dict[str, Any] = {"worker_paused": cfg.pause_worker}
             if "isso" in cfg.services:
                 values = per_rep_ratio(runs, ours, "isso", c)
                 entry["vs_isso"] = values
@@ -1068,6 +1190,7 @@ def summarize_runs(cfg: Config, runs: list[dict[str, Any]]) -> dict[str, Any]:
             if run["service"] == ours and "approvals" in run:
                 for k, n in run["approvals"]["outcome"].items():
                     outcome[k] = outcome.get(k, 0) + n
+        # Idle samples run after the cells, with the worker running (also with --pause-worker).
         approvals[ours] = {"pooled_samples": len(pooled), "outcome": outcome}
         approvals[ours].update(load_summary(pooled))
     return {"rows": rows, "ratios": ratios, "approvals": approvals}
@@ -1097,13 +1220,24 @@ def markdown(cfg: Config, summary: dict[str, Any], meta: dict[str, Any]) -> str:
         "meanwhile. *CPU ms/req* is the stack's CPU per accepted request, from the cell's start "
         "until our moderation backlog had drained.",
         "",
+    ]
+    if cfg.pause_worker:
+        out += [
+            f"Rows marked *{PAUSED_SUFFIX.strip()}* (`--pause-worker`): our Celery worker "
+            "was stopped (SIGSTOP) through each cell and its warm-up and resumed right after, "
+            "so req/s and latency are the intake alone, as when moderation runs on other "
+            "machines. Its CPU is not in *stack CPU %* but is in *CPU ms/req* (counted until "
+            "the backlog had drained).",
+            "",
+        ]
+    out += [
         "| service | c | req/s (202) | p50 ms | p99 ms | n/rep | stack CPU % | CPU ms/req "
         "| noise CPU % | non-2xx / errors |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for row in summary["rows"]:
         out.append(
-            f"| {SERVICE_TITLES[row['service']]} | {row['concurrency']} "
+            f"| {row['title']} | {row['concurrency']} "
             f"| {spread(row['ok_rps'])} | {spread(row['p50_ms'])} | {spread(row['p99_ms'])} "
             f"| {fmt(med(row['n']), 0)} | {fmt(med(row['stack_cpu_pct']), 0)} "
             f"| {fmt(med(row['cpu_ms_per_req']), 2)} | {fmt(med(row['noise_cpu_pct']), 0)} "
@@ -1121,7 +1255,7 @@ def markdown(cfg: Config, summary: dict[str, Any], meta: dict[str, Any]) -> str:
         split = row["cpu_ms_split"]
         rest = [v for g, v in split.items() if g not in {"api", "worker", "redis", "postgres"}]
         out.append(
-            f"| {SERVICE_TITLES[row['service']]} | {row['concurrency']} "
+            f"| {row['title']} | {row['concurrency']} "
             f"| {fmt(split.get('api'), 2)} | {fmt(split.get('worker'), 2)} "
             f"| {fmt(split.get('redis'), 2)} | {fmt(split.get('postgres'), 2)} "
             f"| {fmt(sum(v for v in rest if v is not None), 2) if rest else '–'} "
@@ -1135,7 +1269,14 @@ def markdown(cfg: Config, summary: dict[str, Any], meta: dict[str, Any]) -> str:
             "",
             "Under load: server clock, `decided_at − submitted_at` of every comment accepted "
             "in the cell (backlog drained before the next cell). Idle: client clock, POST sent "
-            "→ first status GET that is no longer `pending`.",
+            "→ first status GET that is no longer `pending`."
+            + (
+                " With the worker paused, the lag under load includes the pause (the comment "
+                "waits for the end of the cell) and *decided/s* is the rate of the drain "
+                "after it; the idle samples run with the worker running."
+                if cfg.pause_worker
+                else ""
+            ),
             "",
             "| service | c | lag p50 ms | lag p99 ms | decided/s | drain after cell s "
             "| DB rows − 2xx |",
@@ -1143,14 +1284,15 @@ def markdown(cfg: Config, summary: dict[str, Any], meta: dict[str, Any]) -> str:
         ]
         for row in ours_rows:
             out.append(
-                f"| {SERVICE_TITLES[row['service']]} | {row['concurrency']} "
+                f"| {row['title']} | {row['concurrency']} "
                 f"| {spread(row['lag_p50_ms'], 0)} | {spread(row['lag_p99_ms'], 0)} "
                 f"| {spread(row['decided_per_s'])} | {spread(row['drain_s'])} "
                 f"| {sum(row['db_rows_minus_2xx'])} |"
             )
         for ours, appr in summary["approvals"].items():
+            idle = "idle, 1 at a time" + (", worker running" if cfg.pause_worker else "")
             out.append(
-                f"| {SERVICE_TITLES[ours]} | idle, 1 at a time | {fmt(appr['p50_ms'], 0)} "
+                f"| {SERVICE_TITLES[ours]} | {idle} | {fmt(appr['p50_ms'], 0)} "
                 f"| {fmt(appr['p99_ms'], 0)} | – | – | {appr['pooled_samples']} samples: "
                 f"{appr['outcome']} |"
             )
@@ -1165,11 +1307,18 @@ def markdown(cfg: Config, summary: dict[str, Any], meta: dict[str, Any]) -> str:
             "| Isso CPU/req ÷ ours (noise-robust) |",
             "|---|---:|---:|---:|---:|",
         ]
+        if cfg.pause_worker:
+            out[-2:-2] = [
+                "*Ours* is the intake alone (worker paused during the cell); the CPU column "
+                "still counts the worker's share (whole stack, until drained).",
+                "",
+            ]
         for key, entry in summary["ratios"].items():
             vs_isso = entry.get("vs_isso_median")
             vs_hello = entry.get("vs_hello_median")
+            label = f"{key}, worker paused" if entry["worker_paused"] else key
             out.append(
-                f"| {key} | {'–' if vs_isso is None else f'{vs_isso:.2f}×'} "
+                f"| {label} | {'–' if vs_isso is None else f'{vs_isso:.2f}×'} "
                 f"| {'–' if vs_hello is None else f'{vs_hello:.0%}'} "
                 f"| {fmt(entry['p99_ms_median'])} "
                 f"| {fmt(entry.get('cpu_per_req_isso_over_ours'), 2)} |"
@@ -1233,7 +1382,7 @@ async def amain(cfg: Config, lg: Any, workdir: Path, state: RunState) -> None:
         shift = (rep - 1) % len(services)
         order = services[shift:] + services[:shift]  # alternate who goes first
         for key in order:
-            print(f"== rep {rep}/{cfg.reps}: {SERVICE_TITLES[key]}", flush=True)
+            print(f"== rep {rep}/{cfg.reps}: {service_title(cfg, key)}", flush=True)
             svc = make_service(key, cfg, lg, workdir, rep)
             try:
                 state.runs.append(await measure(cfg, lg, svc))
@@ -1278,7 +1427,7 @@ def main(argv: list[str] | None = None) -> int:
     if state.errors:
         print("\nErrors:\n- " + "\n- ".join(state.errors))
     RESULTS_DIR.mkdir(exist_ok=True)
-    suffix = "-quick" if cfg.quick else ""
+    suffix = ("-quick" if cfg.quick else "") + ("-pause-worker" if cfg.pause_worker else "")
     out = RESULTS_DIR / f"ingest-{started.strftime('%Y%m%d-%H%M%S')}{suffix}.json"
     out.write_text(
         json.dumps(
