@@ -123,9 +123,10 @@ def status_body(site_key: str, comment: Comment) -> dict[str, Any]:
 def submit_comment(site: str) -> Response:
     """Accept a comment for moderation: 202 with a status URL (303 for a browser form)."""
     g.wants_html = _wants_html()
-    g.back_url = request.headers.get("Referer")
     session = get_session()
     site_row = g.site = site_settings(session, site)
+    # The error page's "Back" link, only to a page of this site (never a foreign URL).
+    g.back_url = _safe_redirect(site_row, request.headers.get("Referer"))
     require_allowed_origin(site_row)
     data = SUBMISSION_SCHEMA.load(_read_payload())
     redirect_to = data.pop("redirect_to", None)
