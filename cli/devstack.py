@@ -45,7 +45,6 @@ class Child:
     name: str
     argv: list[str]
     process: subprocess.Popen[bytes] | None = None
-    restarts: int = 0
     quick_deaths: int = 0
     started_at: float = field(default=0.0)
 
@@ -277,7 +276,6 @@ class DevStack:
                     )
                     time.sleep(RESTART_BACKOFF_SECONDS)
                     self._start(child, env)
-                    child.restarts += 1
                 time.sleep(0.5)
         finally:
             self.shutdown()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -53,8 +52,8 @@ class SiteCache:
 
     def __init__(self, ttl: float = 10.0) -> None:
         self.ttl = ttl
+        # Replacing a dict entry is atomic, so threads sharing the cache need no lock.
         self._entries: dict[str, tuple[float, SiteRef]] = {}
-        self._lock = threading.Lock()
 
     def get(self, session: Session, site_key: str) -> SiteRef:
         """The site's settings, from the cache or the database (SiteNotFound if unknown)."""
@@ -64,8 +63,7 @@ class SiteCache:
             return entry[1]
         site = get_site(session, site_key)
         ref = SiteRef(site.id, site.key, tuple(site.allowed_origins or ()), dict(site.policy or {}))
-        with self._lock:
-            self._entries[site_key] = (now, ref)
+        self._entries[site_key] = (now, ref)
         return ref
 
 

@@ -10,13 +10,14 @@ awaiting moderation, as WordPress says it. Ids that are not ours show nothing.
 from __future__ import annotations
 
 from flask import Blueprint, render_template, request
+from sqlalchemy.orm import Session
 
 from api.db import get_session
 from api.schemas import dump_comment
-from api.views.comments import AWAITING_MARKER
+from api.views.comments import AWAITING_MARKER, site_settings
 from core import comments
 from core.errors import CommentNotFound
-from core.sites import DEMO_SITE_KEY, get_site
+from core.sites import DEMO_SITE_KEY, SiteLike
 from models import CommentStatus
 
 bp = Blueprint("demo", __name__)
@@ -24,14 +25,13 @@ bp = Blueprint("demo", __name__)
 DEMO_THREAD = "welcome-to-replyguard"
 
 
-def _notice() -> tuple[str, int] | None:
+def _notice(session: Session, site: SiteLike) -> tuple[str, int] | None:
     """("published" | "awaiting", id) for the redirect marker's comment, if it is ours."""
     comment_id = request.args.get("rg_comment", type=int)
     if request.args.get("rg_status") != AWAITING_MARKER or comment_id is None:
         return None
     try:
-        session = get_session(read_only=True)
-        comment = comments.get_comment(session, get_site(session, DEMO_SITE_KEY), comment_id)
+        comment = comments.get_comment(session, site, comment_id)
     except CommentNotFound:
         return None
     kind = "published" if comment.status is CommentStatus.APPROVED else "awaiting"
@@ -42,7 +42,7 @@ def _notice() -> tuple[str, int] | None:
 def article() -> str:
     """The demo article with its approved comments and the form."""
     session = get_session(read_only=True)
-    site = get_site(session, DEMO_SITE_KEY)
+    site = site_settings(session, DEMO_SITE_KEY)
     page = comments.approved_thread(session, site, DEMO_THREAD, after=None, limit=200)
     return render_template(
         "demo.html",
@@ -50,5 +50,5 @@ def article() -> str:
         thread=DEMO_THREAD,
         comments=[dump_comment(node) for node in page.roots],
         total=page.total,
-        notice=_notice(),
+        notice=_notice(session, site),
     )
