@@ -6,7 +6,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import db, errors, logs, queue
-from api.views import comments, demo, health
+from api.views import comments, demo, health, moderation_api
 from core.config import Settings
 from core.devkeys import with_dev_keys
 from core.privacy import PrivacyVault
@@ -38,6 +38,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     db.init_app(app, settings)
     queue.init_app(app, settings)
     errors.init_app(app)
-    for blueprint in (comments.bp, health.bp, demo.bp):
+    for blueprint in (comments.bp, health.bp, demo.bp, moderation_api.bp):
         app.register_blueprint(blueprint)
     return app

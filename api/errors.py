@@ -25,10 +25,18 @@ DOMAIN_STATUS: dict[type[domain.DomainError], int] = {
     domain.DuplicateComment: 409,
     domain.FloodLimited: 429,
     domain.OriginNotAllowed: 403,
+    domain.NotAuthenticated: 401,
+    domain.InvalidCredentials: 401,
+    domain.LoginThrottled: 429,
+    domain.PermissionDenied: 403,
+    domain.DecisionConflict: 409,
+    domain.InvalidSetting: 422,
 }
 
 HTTP_CODES = {
     400: "bad_request",
+    401: "not_authenticated",
+    403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
     413: "payload_too_large",
@@ -51,11 +59,13 @@ def error_response(
     *,
     fields: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Response:
     """The one error shape, as JSON or (for browser form posts) as an HTML page."""
     body: dict[str, Any] = {"error": code, "message": message}
     if fields:
         body["fields"] = fields
+    body.update(extra or {})
     if status >= 500:
         body["request_id"] = g.get("request_id")
     if g.get("wants_html"):
@@ -86,9 +96,16 @@ def init_app(app: Flask) -> None:
     def domain_error(exc: domain.DomainError) -> Response:
         status = DOMAIN_STATUS.get(type(exc), 400)
         headers = {}
-        if isinstance(exc, domain.FloodLimited):
+        extra: dict[str, Any] = {}
+        if isinstance(exc, domain.FloodLimited | domain.LoginThrottled):
             headers["Retry-After"] = str(exc.retry_after)
-        return error_response(status, exc.code, exc.message, fields=exc.fields, headers=headers)
+        if isinstance(exc, domain.NotAuthenticated):
+            headers["WWW-Authenticate"] = 'Bearer realm="replyguard"'
+        if isinstance(exc, domain.DecisionConflict):
+            extra = {"current_status": exc.current, "last_decision": exc.last_decision}
+        return error_response(
+            status, exc.code, exc.message, fields=exc.fields, headers=headers, extra=extra
+        )
 
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError) -> Response:

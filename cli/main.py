@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from cli.accounts import moderators, tokens
 from core.config import ConfigError, Settings
 from core.privacy import new_key_material
 from models.db import make_engine, make_sessionmaker, session_scope
@@ -99,6 +100,10 @@ def run(port: int | None, web_workers: int, concurrency: int) -> None:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     sys.exit(stack.run())
+
+
+main.add_command(moderators)
+main.add_command(tokens)
 
 
 if __name__ == "__main__":

@@ -120,6 +120,7 @@ def submit(
     )
 
     comment = Comment(
+        site_id=site.id,
         thread=thread,
         parent_id=data.parent,
         author_name=data.name,
@@ -228,7 +229,7 @@ def _refuse_duplicate_or_flood(
 def get_comment(session: Session, site: SiteLike, comment_id: int) -> Comment:
     """A comment of this site by id, whatever its status, or CommentNotFound."""
     comment = session.get(Comment, comment_id)
-    if comment is None or comment.thread.site_id != site.id:
+    if comment is None or comment.site_id != site.id:
         raise CommentNotFound(f"no comment {comment_id} on site {site.key!r}")
     return comment
 

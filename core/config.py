@@ -54,6 +54,15 @@ class Settings:
     # Broker socket timeouts (s): the request path must never hang on Redis.
     broker_timeout_seconds: float = 1.0
     log_level: str = "INFO"
+    # Moderator web sessions end after this long without a request, and after the absolute
+    # limit whatever the activity.
+    session_idle_minutes: int = 30
+    session_absolute_hours: int = 12
+    # Login throttling: failed password attempts allowed per account and per client
+    # address within the window before further attempts get 429.
+    login_window_minutes: int = 15
+    login_failures_per_account: int = 5
+    login_failures_per_ip: int = 20
     port: int = field(default=8000, metadata={"env": "PORT"})
 
     @classmethod

@@ -46,3 +46,49 @@ class FloodLimited(DomainError):
 
 class OriginNotAllowed(DomainError):
     code = "origin_not_allowed"
+
+
+class NotAuthenticated(DomainError):
+    """No valid credentials (missing, expired or revoked session or token)."""
+
+    code = "not_authenticated"
+
+
+class InvalidCredentials(DomainError):
+    """A login with an unknown account or a wrong password (never says which)."""
+
+    code = "invalid_credentials"
+
+
+class LoginThrottled(DomainError):
+    """Too many failed logins for the account or the address; try again later."""
+
+    code = "too_many_login_attempts"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermissionDenied(DomainError):
+    """A member of the site whose role does not allow this action."""
+
+    code = "permission_denied"
+
+
+class DecisionConflict(DomainError):
+    """The comment is not in the state the decision expects: someone decided it first, or
+    it already has the requested status. `current` is the comment's status now."""
+
+    code = "decision_conflict"
+
+    def __init__(self, message: str, *, current: str, last_decision: dict[str, object] | None):
+        super().__init__(message)
+        self.current = current
+        self.last_decision = last_decision
+
+
+class InvalidSetting(DomainError):
+    """A site setting value is out of range or of the wrong shape."""
+
+    code = "validation_failed"

@@ -1,8 +1,9 @@
 """Decisions: the only way a comment's status changes.
 
 Every change is a compare-and-set on the current status (so two deciders can't both win),
-writes a Decision with every check's verdict, and completes the comment's outbox entry in
-the same transaction. The worker, the sweeper and (later) moderators all come through here.
+writes a Decision with every check's verdict, records the event webhooks announce, and
+completes the comment's outbox entry, all in the same transaction. The worker, the sweeper
+and moderators (core.review) all come through here.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy import CursorResult, insert, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from core import outbox, tasknames
+from core import authors, events, outbox, tasknames
 from core.checks import Action, CheckContext, Verdict, default_checks, run_pipeline
 from core.checks.base import CommentFacts
 from core.privacy import EncryptedEmail, PrivacyVault
@@ -66,7 +67,15 @@ def moderate(session: Session, comment_id: int, *, vault: PrivacyVault) -> Outco
         outbox.complete(session, tasknames.MODERATE, comment_id)
         log.info("already decided", extra={"comment_id": comment_id})
         return Outcome(comment_id, changed=False, status=comment.status if comment else None)
-    ctx = CheckContext(policy=site_policy(comment.thread.site), ip_index_of=vault.ip_index)
+    policy = site_policy(comment.thread.site)
+    author = authors.standing(session, comment.site_id, comment.email_index, comment.ip_truncated)
+    ctx = CheckContext(
+        policy=policy,
+        ip_index_of=vault.ip_index,
+        author_standing=author.kind,
+        author_standing_reason=author.reason,
+        premoderated=bool(policy.get("premoderation")) or comment.thread.premoderated,
+    )
     result = run_pipeline(default_checks(), facts_for(comment, vault), ctx)
     return decide(
         session,
@@ -124,11 +133,15 @@ def decide(
                     "action": verdict.action.value if verdict else None,
                     "score": verdict.score if verdict else 0.0,
                     "reason": verdict.reason if verdict else "no opinion",
+                    "spans": [list(span) for span in verdict.spans]
+                    if verdict and verdict.spans
+                    else None,
                 }
                 for position, (name, verdict) in enumerate(verdicts)
             ],
         )
     outbox.complete(session, tasknames.MODERATE, comment.id)
+    events.emit_for_status(session, comment)
     log.info(
         "decided",
         extra={"comment_id": comment.id, "status": new_status.value, "decided_by": decided_by},

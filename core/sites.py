@@ -66,6 +66,10 @@ class SiteCache:
         self._entries[site_key] = (now, ref)
         return ref
 
+    def forget(self, site_key: str) -> None:
+        """Drop one entry (after this process changed the site's settings)."""
+        self._entries.pop(site_key, None)
+
 
 def get_site(session: Session, site_key: str) -> Site:
     """The site with this public key, or SiteNotFound."""

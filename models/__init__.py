@@ -1,6 +1,8 @@
 """Tables: SQLAlchemy 2 declarative models and the engine/session factory. Imports nothing of ours
 outside this package."""
 
+from models.account import ApiToken, LoginAttempt, Membership, Moderator, Role, WebSession
+from models.audit import AuditEntry, AuthorMark, Event
 from models.base import Base
 from models.comment import Comment, CommentStatus
 from models.decision import CheckResult, Decision
@@ -8,12 +10,21 @@ from models.outbox import OutboxEntry
 from models.site import Site, Thread
 
 __all__ = [
+    "ApiToken",
+    "AuditEntry",
+    "AuthorMark",
     "Base",
     "CheckResult",
     "Comment",
     "CommentStatus",
     "Decision",
+    "Event",
+    "LoginAttempt",
+    "Membership",
+    "Moderator",
     "OutboxEntry",
+    "Role",
     "Site",
     "Thread",
+    "WebSession",
 ]

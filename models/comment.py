@@ -20,6 +20,7 @@ class CommentStatus(enum.StrEnum):
     HELD = "held"
     REJECTED = "rejected"
     SPAM = "spam"
+    DELETED = "deleted"
 
 
 class Comment(Base):
@@ -28,6 +29,8 @@ class Comment(Base):
     __tablename__ = "comments"
     __table_args__ = (
         Index("ix_comments_thread_status_id", "thread_id", "status", "id"),
+        # The moderation queue: one site's comments in one status, newest first.
+        Index("ix_comments_site_status_id", "site_id", "status", "id"),
         # WordPress's duplicate rule looks up the same text in the same thread; without
         # both columns SQLite scans the whole thread.
         Index("ix_comments_thread_body_hash", "thread_id", "body_hash"),
@@ -37,6 +40,8 @@ class Comment(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id"))
+    # The thread's site, copied so the moderation queue needs no join to find a site's rows.
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id"))
     author_name: Mapped[str] = mapped_column(String(245))
     website: Mapped[str | None] = mapped_column(String(200))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Float, ForeignKey, String, Text
+from sqlalchemy import JSON, Float, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, created_at
@@ -39,5 +39,7 @@ class CheckResult(Base):
     action: Mapped[str | None] = mapped_column(String(16))
     score: Mapped[float] = mapped_column(Float, default=0.0)
     reason: Mapped[str] = mapped_column(Text, default="")
+    # Offending [start, end) character offsets in the comment body, for highlighting.
+    spans: Mapped[list[list[int]] | None] = mapped_column(JSON)
 
     decision: Mapped[Decision] = relationship(back_populates="checks")

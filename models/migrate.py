@@ -21,9 +21,11 @@ def alembic_config(database_url: str = "", connection: Connection | None = None)
     return config
 
 
-def upgrade(database_url: str = "", connection: Connection | None = None) -> None:
-    """Bring the schema to the newest revision. Safe to run repeatedly."""
-    command.upgrade(alembic_config(database_url, connection), "head")
+def upgrade(
+    database_url: str = "", connection: Connection | None = None, revision: str = "head"
+) -> None:
+    """Bring the schema to `revision` (the newest by default). Safe to run repeatedly."""
+    command.upgrade(alembic_config(database_url, connection), revision)
 
 
 def downgrade(database_url: str, revision: str = "base") -> None:

@@ -37,6 +37,8 @@ class Thread(Base):
     url: Mapped[str | None] = mapped_column(String(2000))
     title: Mapped[str | None] = mapped_column(String(300))
     closed: Mapped[bool] = mapped_column(default=False)
+    # Pre-moderation: every comment of this thread is held for a human.
+    premoderated: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[created_at]
 
     site: Mapped[Site] = relationship(lazy="joined")

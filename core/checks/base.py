@@ -35,8 +35,10 @@ class Verdict:
     spans: tuple[tuple[int, int], ...] = ()
 
     @classmethod
-    def hold(cls, reason: str, score: float = 1.0) -> Verdict:
-        return cls(Action.HOLD, reason, score)
+    def hold(
+        cls, reason: str, score: float = 1.0, spans: tuple[tuple[int, int], ...] = ()
+    ) -> Verdict:
+        return cls(Action.HOLD, reason, score, spans)
 
 
 @dataclass(frozen=True)
@@ -54,10 +56,15 @@ class CommentFacts:
 
 @dataclass(frozen=True)
 class CheckContext:
-    """The site's policy and helpers checks may need (history lookups come later)."""
+    """The site's policy, what moderators decided about the author, and helpers."""
 
     policy: dict[str, Any] = field(default_factory=dict)
     ip_index_of: Any = None  # Callable[[str], bytes]: HMAC of a full IP, for IP word matches
+    # "ban" or "trust" when a moderator marked this author (email or IP prefix), else None.
+    author_standing: str | None = None
+    author_standing_reason: str = ""
+    # The site or the thread holds every comment for a human.
+    premoderated: bool = False
 
 
 class Check(Protocol):

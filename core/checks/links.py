@@ -1,4 +1,6 @@
-"""Link count: WordPress holds a comment with `comment_max_links` (default 2) links or more."""
+"""Link count: WordPress holds a comment with `comment_max_links` (default 2) links or more.
+
+An author a moderator trusts may post links freely."""
 
 from __future__ import annotations
 
@@ -21,9 +23,12 @@ class MaxLinks:
 
     def run(self, comment: CommentFacts, ctx: CheckContext) -> Verdict | None:
         limit = int(ctx.policy.get("max_links", 2))
-        if limit <= 0:
+        # A moderator trusted this author: their links are not held (other checks still run).
+        if limit <= 0 or ctx.author_standing == "trust":
             return None
-        found = len(LINK_RE.findall(comment.body))
-        if found >= limit:
-            return Verdict.hold(f"{found} links in the comment (the site holds {limit} or more)")
+        spans = tuple(m.span() for m in LINK_RE.finditer(comment.body))
+        if len(spans) >= limit:
+            return Verdict.hold(
+                f"{len(spans)} links in the comment (the site holds {limit} or more)", spans=spans
+            )
         return None

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 
 from core.checks.base import Action, Check, CheckContext, CommentFacts, Verdict
 from core.checks.links import MaxLinks
+from core.checks.standing import AuthorBanned, PreModeration
 from core.checks.words import DisallowedWords, ModerationWords
 
 
 def default_checks() -> list[Check]:
     """The documented order: most decisive first."""
-    return [DisallowedWords(), ModerationWords(), MaxLinks()]
+    return [AuthorBanned(), DisallowedWords(), ModerationWords(), MaxLinks(), PreModeration()]
 
 
 @dataclass(frozen=True)

@@ -72,11 +72,14 @@ def test_pipeline_most_severe_wins_and_every_verdict_is_kept() -> None:
     assert result.action is Action.SPAM
     assert result.decided_by == "check:disallowed_words"
     assert [name for name, _ in result.verdicts] == [
+        "author_banned",
         "disallowed_words",
         "moderation_words",
         "max_links",
+        "premoderation",
     ]
-    assert all(v is not None for _, v in result.verdicts)
+    assert all(v is not None for _, v in result.verdicts[1:4])
+    assert result.verdicts[0][1] is None and result.verdicts[4][1] is None
 
 
 def test_pipeline_approves_when_nobody_objects() -> None:

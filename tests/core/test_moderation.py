@@ -54,9 +54,11 @@ def test_moderate_approves_writes_audit_and_completes_outbox(
         "pipeline",
     )
     assert [c.check_name for c in decision.checks] == [
+        "author_banned",
         "disallowed_words",
         "moderation_words",
         "max_links",
+        "premoderation",
     ]
     assert all(c.action is None and c.reason == "no opinion" for c in decision.checks)
     assert session.scalar(select(func.count()).select_from(OutboxEntry)) == 0

@@ -47,7 +47,13 @@ from tests.support.stack import LiveStack, RedisMonitor, RedisServer, stack_sett
 
 SITE = "gazette"
 DISALLOWED_WORD = "casino"
-CHECK_ORDER = ["disallowed_words", "moderation_words", "max_links"]
+CHECK_ORDER = [
+    "author_banned",
+    "disallowed_words",
+    "moderation_words",
+    "max_links",
+    "premoderation",
+]
 INTEGRATION_REDIS_URL = os.environ.get(
     "REPLYGUARD_TEST_INTEGRATION_REDIS_URL", "redis://127.0.0.1:6379/13"
 )

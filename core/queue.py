@@ -1,0 +1,270 @@
+"""The moderation queue: one site's comments by status, filtered, keyset-paginated; counts per
+status; and everything a moderator needs to decide one comment.
+
+Listing reads `comments (site_id, status, id)` backwards (newest first) or forwards, so a
+page costs the same on the first page and the ten-thousandth. Searching by email goes
+through the blind index: the plaintext is never scanned.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import Session
+
+from core import authors
+from core.privacy import EncryptedEmail, PrivacyVault, mask_email
+from core.review import site_comment
+from models import AuditEntry, AuthorMark, CheckResult, Comment, CommentStatus, Decision, Thread
+
+PAGE_MAX = 100
+COUNT_CAP = 10_000  # counts above this show as "10,000+": exact counts of a big table are slow
+QUEUE_STATUSES = (
+    CommentStatus.HELD,
+    CommentStatus.PENDING,
+    CommentStatus.SPAM,
+    CommentStatus.REJECTED,
+    CommentStatus.APPROVED,
+    CommentStatus.DELETED,
+)
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """What to list. `email_index` is the blind index of an exact email searched for."""
+
+    status: CommentStatus = CommentStatus.HELD
+    oldest_first: bool = False
+    thread: str | None = None
+    check: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    author: str | None = None
+    email_index: bytes | None = None
+
+
+@dataclass(frozen=True)
+class CheckView:
+    """One check's verdict as a moderator reads it."""
+
+    name: str
+    action: str | None
+    score: float
+    reason: str
+    spans: list[list[int]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DecisionView:
+    id: int
+    decided_by: str
+    from_status: str
+    to_status: str
+    reason: str
+    created_at: dt.datetime
+    checks: list[CheckView]
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """A comment in the list, with why it is where it is (its latest decision)."""
+
+    comment: Comment
+    masked_email: str
+    author_key: str
+    latest: DecisionView | None
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    items: list[QueueItem]
+    next_cursor: int | None
+
+
+def _filtered(site_id: int, flt: QueueFilter) -> Any:
+    query = select(Comment).where(Comment.site_id == site_id, Comment.status == flt.status)
+    if flt.thread:
+        thread_ids = select(Thread.id).where(Thread.site_id == site_id, Thread.key == flt.thread)
+        query = query.where(Comment.thread_id.in_(thread_ids))
+    if flt.since is not None:
+        query = query.where(Comment.submitted_at >= flt.since)
+    if flt.until is not None:
+        query = query.where(Comment.submitted_at < flt.until)
+    if flt.email_index is not None:
+        query = query.where(Comment.email_index == flt.email_index)
+    if flt.author:
+        pattern = "%" + flt.author.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+        query = query.where(Comment.author_name.ilike(pattern + "%", escape="\\"))
+    if flt.check:
+        objected = (
+            select(CheckResult.id)
+            .join(Decision, Decision.id == CheckResult.decision_id)
+            .where(
+                Decision.comment_id == Comment.id,
+                CheckResult.check_name == flt.check,
+                CheckResult.action.is_not(None),
+            )
+        )
+        query = query.where(exists(objected))
+    return query
+
+
+def decisions_for(session: Session, comment_ids: list[int]) -> dict[int, list[DecisionView]]:
+    """Every decision (oldest first) with its checks, for these comments, in two queries."""
+    if not comment_ids:
+        return {}
+    decisions = list(
+        session.scalars(
+            select(Decision).where(Decision.comment_id.in_(comment_ids)).order_by(Decision.id)
+        )
+    )
+    checks: dict[int, list[CheckView]] = defaultdict(list)
+    if decisions:
+        rows = session.scalars(
+            select(CheckResult)
+            .where(CheckResult.decision_id.in_([d.id for d in decisions]))
+            .order_by(CheckResult.decision_id, CheckResult.position)
+        )
+        for row in rows:
+            checks[row.decision_id].append(
+                CheckView(row.check_name, row.action, row.score, row.reason, row.spans or [])
+            )
+    out: dict[int, list[DecisionView]] = defaultdict(list)
+    for d in decisions:
+        out[d.comment_id].append(
+            DecisionView(
+                d.id,
+                d.decided_by,
+                d.from_status,
+                d.to_status,
+                d.reason,
+                d.created_at,
+                checks[d.id],
+            )
+        )
+    return out
+
+
+def masked_email(comment: Comment, vault: PrivacyVault) -> str:
+    """`c…@example.org`: enough to tell authors apart, not enough to write to them."""
+    return mask_email(
+        vault.decrypt_email(
+            EncryptedEmail(comment.email_ciphertext, comment.email_key_id, comment.email_index)
+        )
+    )
+
+
+def list_queue(
+    session: Session,
+    site_id: int,
+    flt: QueueFilter,
+    *,
+    vault: PrivacyVault,
+    cursor: int | None = None,
+    limit: int = 50,
+) -> QueuePage:
+    """One page of the queue; `cursor` is the last id of the previous page."""
+    limit = max(1, min(limit, PAGE_MAX))
+    query = _filtered(site_id, flt)
+    if flt.oldest_first:
+        if cursor is not None:
+            query = query.where(Comment.id > cursor)
+        query = query.order_by(Comment.id)
+    else:
+        if cursor is not None:
+            query = query.where(Comment.id < cursor)
+        query = query.order_by(Comment.id.desc())
+    rows = list(session.scalars(query.limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    history = decisions_for(session, [c.id for c in rows])
+    items = [
+        QueueItem(
+            comment=c,
+            masked_email=masked_email(c, vault),
+            author_key=authors.author_key(c.email_index),
+            latest=history[c.id][-1] if history.get(c.id) else None,
+        )
+        for c in rows
+    ]
+    return QueuePage(items, rows[-1].id if more and rows else None)
+
+
+def status_counts(session: Session, site_id: int) -> dict[str, tuple[int, bool]]:
+    """Per status: the count, and True when it reached COUNT_CAP (shown as "10,000+")."""
+    counts: dict[str, tuple[int, bool]] = {}
+    for status in QUEUE_STATUSES:
+        capped = (
+            select(Comment.id)
+            .where(Comment.site_id == site_id, Comment.status == status)
+            .limit(COUNT_CAP)
+            .subquery()
+        )
+        n = int(session.scalar(select(func.count()).select_from(capped)) or 0)
+        counts[status.value] = (n, n >= COUNT_CAP)
+    return counts
+
+
+@dataclass(frozen=True)
+class CommentDetail:
+    """Everything about one comment a moderator may see (never the plain email)."""
+
+    comment: Comment
+    masked_email: str
+    author_key: str
+    decisions: list[DecisionView]
+    parent: Comment | None
+    replies: list[Comment]
+    author_history: dict[str, int]
+    marks: list[AuthorMark]
+    audit: list[AuditEntry]
+
+
+def comment_detail(
+    session: Session, site_id: int, comment_id: int, *, vault: PrivacyVault
+) -> CommentDetail:
+    """One comment with its checks, thread context, author history and audit trail."""
+    comment = site_comment(session, site_id, comment_id)
+    parent = session.get(Comment, comment.parent_id) if comment.parent_id else None
+    replies = list(
+        session.scalars(
+            select(Comment).where(Comment.parent_id == comment.id).order_by(Comment.id).limit(20)
+        )
+    )
+    trail = list(
+        session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.comment_id == comment.id)
+            .order_by(AuditEntry.id.desc())
+            .limit(50)
+        )
+    )
+    return CommentDetail(
+        comment=comment,
+        masked_email=masked_email(comment, vault),
+        author_key=authors.author_key(comment.email_index),
+        decisions=decisions_for(session, [comment.id]).get(comment.id, []),
+        parent=parent,
+        replies=replies,
+        author_history=authors.history(session, site_id, comment.email_index),
+        marks=authors.marks_for(session, site_id, comment.email_index, comment.ip_truncated),
+        audit=trail,
+    )
+
+
+def author_comments(
+    session: Session, site_id: int, email_index: bytes, *, limit: int = 50
+) -> list[Comment]:
+    """The author's latest comments on the site, any status, newest first."""
+    return list(
+        session.scalars(
+            select(Comment)
+            .where(Comment.site_id == site_id, Comment.email_index == email_index)
+            .order_by(Comment.id.desc())
+            .limit(limit)
+        )
+    )

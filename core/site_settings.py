@@ -1,0 +1,97 @@
+"""A site's moderation settings as admins change them: word lists, the link threshold and
+pre-moderation. Every change is validated and audited with its before and after values."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from core import audit
+from core.access import Principal
+from core.errors import InvalidSetting
+from core.sites import site_policy
+from models import Site
+
+MAX_WORDS = 5000
+MAX_WORD_LENGTH = 200
+
+
+def _word_list(name: str, value: Any) -> list[str]:
+    if isinstance(value, str):  # a textarea: one entry per line
+        value = value.splitlines()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidSetting("bad list", fields={name: ["a list of words, one per line"]})
+    words = list(dict.fromkeys(v.strip() for v in value if v.strip()))
+    if len(words) > MAX_WORDS or any(len(w) > MAX_WORD_LENGTH for w in words):
+        raise InvalidSetting(
+            "list too long",
+            fields={name: [f"at most {MAX_WORDS} entries of {MAX_WORD_LENGTH} characters"]},
+        )
+    return words
+
+
+def _max_links(value: Any) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = -1
+    if isinstance(value, bool) or not 0 <= number <= 100:
+        raise InvalidSetting(
+            "bad number", fields={"max_links": ["a whole number from 0 (off) to 100"]}
+        )
+    return number
+
+
+def _flag(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value in ("on", "true", "1", 1):
+        return True
+    if value in ("off", "false", "0", 0, "", None):
+        return False
+    raise InvalidSetting("bad flag", fields={name: ["true or false"]})
+
+
+def _disallowed(value: Any) -> list[str]:
+    return _word_list("disallowed_words", value)
+
+
+def _moderation(value: Any) -> list[str]:
+    return _word_list("moderation_words", value)
+
+
+def _premoderation(value: Any) -> bool:
+    return _flag("premoderation", value)
+
+
+PARSERS: dict[str, Callable[[Any], Any]] = {
+    "disallowed_words": _disallowed,
+    "moderation_words": _moderation,
+    "max_links": _max_links,
+    "premoderation": _premoderation,
+}
+
+
+def current(site: Site) -> dict[str, Any]:
+    """The settings in effect (the site's policy over the defaults)."""
+    policy = site_policy(site)
+    return {key: policy.get(key, False if key == "premoderation" else None) for key in PARSERS}
+
+
+def update(
+    session: Session, site: Site, changes: dict[str, Any], principal: Principal
+) -> dict[str, Any]:
+    """Validate and apply `changes` (unknown keys refused); the caller commits."""
+    unknown = sorted(set(changes) - set(PARSERS))
+    if unknown:
+        raise InvalidSetting("unknown settings", fields={key: ["not a setting"] for key in unknown})
+    parsed = {key: PARSERS[key](value) for key, value in changes.items()}
+    before = current(site)
+    site.policy = {**(site.policy or {}), **parsed}
+    after = current(site)
+    changed = {k: {"before": before[k], "after": after[k]} for k in parsed if before[k] != after[k]}
+    if changed:
+        audit.record(session, principal, "settings.update", site_id=site.id, detail=changed)
+    return after
