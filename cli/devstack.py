@@ -253,7 +253,9 @@ class DevStack:
             for child in self.children:
                 self._start(child, env)
             print(
-                f"Replyguard is running: http://127.0.0.1:{self.port}/demo  (Ctrl-C stops it)",
+                f"Replyguard is running: http://127.0.0.1:{self.port}/demo  (Ctrl-C stops it)\n"
+                f"Moderators log in at http://127.0.0.1:{self.port}/moderation/ (an account: "
+                "`replyguard moderators create --site demo --role admin --email you@example.org`)",
                 flush=True,
             )
             while not self.stopping:
