@@ -13,7 +13,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.access import Principal
@@ -247,3 +247,32 @@ def revoke_token(session: Session, token_id: int) -> bool:
         .values(revoked_at=utcnow())
     )
     return bool(getattr(result, "rowcount", 0))
+
+
+@dataclass(frozen=True)
+class Pruned:
+    login_attempts: int
+    sessions: int
+
+
+def prune(session: Session, settings: Settings) -> Pruned:
+    """Delete login attempts older than the throttling window and sessions that can no
+    longer be used (revoked, idle or past their lifetime) a day after they ended."""
+    now = utcnow()
+    old_attempts = now - dt.timedelta(minutes=settings.login_window_minutes)
+    grace = dt.timedelta(days=1)
+    attempts = session.execute(delete(LoginAttempt).where(LoginAttempt.attempted_at < old_attempts))
+    sessions = session.execute(
+        delete(WebSession).where(
+            or_(
+                WebSession.revoked_at < now - grace,
+                WebSession.last_seen_at
+                < now - dt.timedelta(minutes=settings.session_idle_minutes) - grace,
+                WebSession.created_at
+                < now - dt.timedelta(hours=settings.session_absolute_hours) - grace,
+            )
+        )
+    )
+    return Pruned(
+        int(getattr(attempts, "rowcount", 0) or 0), int(getattr(sessions, "rowcount", 0) or 0)
+    )

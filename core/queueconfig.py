@@ -60,7 +60,12 @@ def celery_config(settings: Settings, *, role: str) -> dict[str, Any]:
                 "task": tasknames.SWEEP_OUTBOX,
                 "schedule": float(settings.sweep_interval_seconds),
                 "options": {"queue": tasknames.QUEUE_MAINTENANCE},
-            }
+            },
+            "prune-accounts": {
+                "task": tasknames.PRUNE_ACCOUNTS,
+                "schedule": 3600.0,
+                "options": {"queue": tasknames.QUEUE_MAINTENANCE},
+            },
         },
     }
     return config

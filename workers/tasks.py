@@ -14,7 +14,7 @@ from celery import shared_task
 from celery.exceptions import MaxRetriesExceededError
 from sqlalchemy.exc import OperationalError
 
-from core import moderation, sweeper, tasknames
+from core import accounts, moderation, sweeper, tasknames
 from core.checks import CheckUnavailable
 from models.db import session_scope
 from workers.celery_app import publish, session_factory, settings, vault
@@ -71,3 +71,11 @@ def sweep_outbox() -> int:
         except Exception as exc:  # the next sweep tries again
             log.warning("re-send failed", extra={"ref_id": ref_id, "error": type(exc).__name__})
     return sent
+
+
+@shared_task(name=tasknames.PRUNE_ACCOUNTS, acks_late=True, ignore_result=True)
+def prune_accounts() -> int:
+    """Delete expired login attempts and ended sessions; returns how many rows went."""
+    with session_scope(session_factory()) as session:
+        pruned = accounts.prune(session, settings())
+    return pruned.login_attempts + pruned.sessions

@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from core import accounts
 from core.config import Settings
 from core.errors import InvalidCredentials, InvalidSetting, LoginThrottled, NotAuthenticated
-from models import ApiToken, Role, Site, WebSession
+from models import ApiToken, LoginAttempt, Role, Site, WebSession
 from tests.support.moderation import PASSWORD, moderator
 
 
@@ -120,3 +120,25 @@ def test_api_tokens_store_only_a_hash_and_can_be_revoked(session: Session, site:
     assert not accounts.revoke_token(session, issued.row_id)
     with pytest.raises(NotAuthenticated):
         accounts.resolve_token(session, issued.secret)
+
+
+def test_prune_removes_old_attempts_and_dead_sessions_only(
+    session: Session, site: Site, settings: Settings
+) -> None:
+    account = moderator(session, site, Role.VIEWER, "p@example.org")
+    live = accounts.start_session(session, account, user_agent=None)
+    dead = accounts.start_session(session, account, user_agent=None)
+    accounts.end_session(session, dead)
+    long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=2)
+    session.execute(
+        update(WebSession).where(WebSession.revoked_at.is_not(None)).values(revoked_at=long_ago)
+    )
+    with pytest.raises(InvalidCredentials):
+        accounts.authenticate(session, "p@example.org", "nope", ip_index=None, settings=settings)
+    session.execute(update(LoginAttempt).values(attempted_at=long_ago))
+    with pytest.raises(InvalidCredentials):  # a fresh attempt stays
+        accounts.authenticate(session, "p@example.org", "nope", ip_index=None, settings=settings)
+    pruned = accounts.prune(session, settings)
+    assert (pruned.login_attempts, pruned.sessions) == (1, 1)
+    assert accounts.resolve_session(session, live, settings).moderator_id == account.id
+    assert session.scalar(select(func.count()).select_from(LoginAttempt)) == 1
