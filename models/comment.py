@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from typing import Any
 
-from sqlalchemy import Enum, ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy import JSON, Enum, ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, created_at
@@ -68,5 +69,8 @@ class Comment(Base):
     )
     submitted_at: Mapped[created_at]
     decided_at: Mapped[dt.datetime | None]
+    # What the submitting form told us (signed form token's age, honeypot), for the checks;
+    # None for clients that sent no form token (server-to-server API use).
+    form_signals: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     thread: Mapped[Thread] = relationship(lazy="joined")

@@ -1,5 +1,5 @@
 """moderation workspace: accounts, sessions, tokens, audit, author marks, events;
-comments.site_id for the queue, check spans, thread pre-moderation, the deleted status
+comments.site_id for the queue, comments.form_signals, check spans, thread pre-moderation, the deleted status
 
 Revision ID: 0002
 Revises: 0001
@@ -205,6 +205,7 @@ def upgrade() -> None:
     # site_id is copied from the thread for existing rows, then made required.
     with op.batch_alter_table("comments", schema=None) as batch_op:
         batch_op.add_column(sa.Column("site_id", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("form_signals", sa.JSON(), nullable=True))
     op.execute(
         "UPDATE comments SET site_id = "
         "(SELECT threads.site_id FROM threads WHERE threads.id = comments.thread_id)"
@@ -238,6 +239,7 @@ def downgrade() -> None:
         batch_op.drop_constraint(batch_op.f("fk_comments_site_id_sites"), type_="foreignkey")
         batch_op.drop_index("ix_comments_site_status_id")
         batch_op.drop_column("site_id")
+        batch_op.drop_column("form_signals")
 
     with op.batch_alter_table("check_results", schema=None) as batch_op:
         batch_op.drop_column("spans")
