@@ -32,6 +32,8 @@ class Comment(Base):
         Index("ix_comments_thread_status_id", "thread_id", "status", "id"),
         # The moderation queue: one site's comments in one status, newest first.
         Index("ix_comments_site_status_id", "site_id", "status", "id"),
+        # A comment's replies (moderators' thread context).
+        Index("ix_comments_parent_id", "parent_id"),
         # WordPress's duplicate rule looks up the same text in the same thread; without
         # both columns SQLite scans the whole thread.
         Index("ix_comments_thread_body_hash", "thread_id", "body_hash"),

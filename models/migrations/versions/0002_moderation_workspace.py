@@ -215,6 +215,7 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_comments_site_status_id", ["site_id", "status", "id"], unique=False
         )
+        batch_op.create_index("ix_comments_parent_id", ["parent_id"], unique=False)
         batch_op.create_foreign_key(
             batch_op.f("fk_comments_site_id_sites"), "sites", ["site_id"], ["id"]
         )
@@ -238,6 +239,7 @@ def downgrade() -> None:
         batch_op.create_check_constraint("comment_status", sa.text(f"status IN ({STATUSES_OLD})"))
         batch_op.drop_constraint(batch_op.f("fk_comments_site_id_sites"), type_="foreignkey")
         batch_op.drop_index("ix_comments_site_status_id")
+        batch_op.drop_index("ix_comments_parent_id")
         batch_op.drop_column("site_id")
         batch_op.drop_column("form_signals")
 
