@@ -6,7 +6,14 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import db, errors, logs, queue
-from api.views import comments, demo, health, moderation_api
+from api.views import (
+    comments,
+    demo,
+    health,
+    moderation_api,
+    moderation_ui,
+    moderation_ui_admin,
+)
 from core.config import Settings
 from core.devkeys import with_dev_keys
 from core.privacy import PrivacyVault
@@ -38,6 +45,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     db.init_app(app, settings)
     queue.init_app(app, settings)
     errors.init_app(app)
-    for blueprint in (comments.bp, health.bp, demo.bp, moderation_api.bp):
+    for blueprint in (
+        comments.bp,
+        health.bp,
+        demo.bp,
+        moderation_api.bp,
+        moderation_ui.bp,
+        moderation_ui_admin.bp,
+    ):
         app.register_blueprint(blueprint)
     return app

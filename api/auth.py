@@ -17,9 +17,10 @@ from flask import Response, g, request
 from sqlalchemy.orm import Session
 
 from api.context import settings, vault
+from api.db import write_apart
 from core import accounts
 from core.access import Principal, require
-from core.errors import NotAuthenticated, PermissionDenied
+from core.errors import NotAuthenticated, PermissionDenied, SiteNotFound
 from core.sites import get_site
 from models import Role, Site
 
@@ -61,6 +62,8 @@ def authenticate(session: Session) -> Principal:
             if not hmac.compare_digest(sent, csrf_token_for(cookie)):
                 raise PermissionDenied("Missing or wrong CSRF token; reload the page.")
         g.csrf_token = csrf_token_for(cookie)
+    if principal.activity_due:
+        write_apart(session, lambda s: accounts.record_activity(s, principal))
     g.principal = principal
     return principal
 
@@ -69,7 +72,12 @@ def site_for(session: Session, site_key: str, needed: Role) -> tuple[Site, Princ
     """The site, the caller and their role, if the caller has at least `needed` there.
     An unknown site and a site the caller has no role on are both SiteNotFound (404)."""
     principal = authenticate(session)
-    site = get_site(session, site_key)
+    try:
+        site = get_site(session, site_key)
+    except SiteNotFound:
+        # The same answer as for a site the caller has no role on (core.access.require):
+        # site keys cannot be probed through the moderation routes.
+        raise SiteNotFound("no such site") from None
     role = require(principal, site.id, needed)
     return site, principal, role
 

@@ -24,6 +24,10 @@ class Principal:
     roles: Mapping[int, Role] = field(default_factory=dict)
     moderator_id: int | None = None
     session_id: int | None = None
+    token_id: int | None = None
+    # The session's idle timer (or the token's last use) is due a refresh: see
+    # core.accounts.record_activity.
+    activity_due: bool = False
 
     def role_on(self, site_id: int) -> Role | None:
         return self.roles.get(site_id)

@@ -101,12 +101,22 @@ def _throttle(session: Session, login: str, ip_index: bytes | None, settings: Se
             )
             or 0
         )
-    if (by_account or 0) >= settings.login_failures_per_account or (
-        by_ip >= settings.login_failures_per_ip
-    ):
+    blocking = []
+    if (by_account or 0) >= settings.login_failures_per_account:
+        blocking.append(LoginAttempt.email == login)
+    if by_ip >= settings.login_failures_per_ip:
+        blocking.append(LoginAttempt.ip_index == ip_index)
+    if blocking:
+        # Logins open again when the oldest counted failure leaves the window.
+        oldest = session.scalar(
+            select(func.min(LoginAttempt.attempted_at)).where(or_(*blocking), *failed)
+        )
+        if oldest is not None and oldest.tzinfo is None:
+            oldest = oldest.replace(tzinfo=dt.UTC)
+        reopens = (oldest or utcnow()) + dt.timedelta(minutes=settings.login_window_minutes)
         raise LoginThrottled(
             "Too many failed logins; try again later.",
-            retry_after=settings.login_window_minutes * 60,
+            retry_after=max(1, int((reopens - utcnow()).total_seconds()) + 1),
         )
 
 
@@ -166,8 +176,8 @@ def start_session(session: Session, moderator: Moderator, *, user_agent: str | N
 
 def resolve_session(session: Session, token: str, settings: Settings) -> Principal:
     """The principal behind a session cookie; NotAuthenticated when it is unknown, revoked,
-    idle too long or past its absolute lifetime. Refreshes last_seen_at (at most once a
-    minute) without committing."""
+    idle too long or past its absolute lifetime. Only reads: `activity_due` tells the caller
+    to refresh the idle timer with record_activity (at most once a minute)."""
     row = session.scalar(select(WebSession).where(WebSession.token_hash == _digest(token)))
     now = utcnow()
     if (
@@ -178,15 +188,27 @@ def resolve_session(session: Session, token: str, settings: Settings) -> Princip
         or now - row.created_at > dt.timedelta(hours=settings.session_absolute_hours)
     ):
         raise NotAuthenticated("Your session has ended; please log in again.")
-    if now - row.last_seen_at > TOUCH_EVERY:
-        row.last_seen_at = now
     return Principal(
         actor=f"moderator:{row.moderator_id}",
         name=row.moderator.display_name,
         roles=roles_of(session, row.moderator_id),
         moderator_id=row.moderator_id,
         session_id=row.id,
+        activity_due=now - row.last_seen_at > TOUCH_EVERY,
     )
+
+
+def record_activity(session: Session, principal: Principal) -> None:
+    """Refresh the session's idle timer or the token's last use (the caller commits)."""
+    now = utcnow()
+    if principal.session_id is not None:
+        session.execute(
+            update(WebSession).where(WebSession.id == principal.session_id).values(last_seen_at=now)
+        )
+    elif principal.token_id is not None:
+        session.execute(
+            update(ApiToken).where(ApiToken.id == principal.token_id).values(last_used_at=now)
+        )
 
 
 def end_session(session: Session, token: str) -> None:
@@ -224,18 +246,18 @@ def create_token(session: Session, site: Site, role: Role, *, label: str = "") -
 
 
 def resolve_token(session: Session, token: str) -> Principal:
-    """The principal behind `Authorization: Bearer <token>`; NotAuthenticated otherwise."""
+    """The principal behind `Authorization: Bearer <token>`; NotAuthenticated otherwise.
+    Only reads; `activity_due` asks for record_activity (the token's last use)."""
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
     if row is None or row.revoked_at is not None:
         raise NotAuthenticated("Unknown or revoked API token.")
-    now = utcnow()
-    if row.last_used_at is None or now - row.last_used_at > TOUCH_EVERY:
-        row.last_used_at = now
     label = f" ({row.label})" if row.label else ""
     return Principal(
         actor=f"token:{row.id}",
         name=f"API token {row.prefix}…{label}",
         roles={row.site_id: row.role},
+        token_id=row.id,
+        activity_due=row.last_used_at is None or utcnow() - row.last_used_at > TOUCH_EVERY,
     )
 
 

@@ -19,12 +19,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import audit, moderation
+from core import audit, authors, moderation
 from core.access import Principal
 from core.comments import body_digest
 from core.errors import CommentNotFound, DecisionConflict, InvalidSetting
 from core.privacy import EncryptedEmail, PrivacyVault
-from models import AuditEntry, Comment, CommentStatus, Decision, Site, Thread
+from models import AuditEntry, AuthorMark, Comment, CommentStatus, Decision, Site, Thread
 from models.base import utcnow
 
 MAX_BULK = 200
@@ -218,6 +218,45 @@ def reply_as_site(
         detail={"parent": parent.id},
     )
     return reply
+
+
+def mark_author(
+    session: Session,
+    site_id: int,
+    comment_id: int,
+    action: str,
+    principal: Principal,
+    *,
+    by: str = "email",
+    reason: str = "",
+) -> AuthorMark | None:
+    """Ban or trust the comment's author, or clear their marks; audited. `by` is "email"
+    (the blind index) or "ip" (the comment's /24 or /48 prefix, for bans). Returns the new
+    mark (None when clearing); the caller commits."""
+    comment = site_comment(session, site_id, comment_id)
+    if by not in ("email", "ip"):
+        raise InvalidSetting("bad target", fields={"by": ["email or ip"]})
+    if by == "ip" and not comment.ip_truncated:
+        raise InvalidSetting(
+            "This comment has no IP prefix to ban.", fields={"by": ["no IP prefix is stored"]}
+        )
+    target: dict[str, Any] = (
+        {"ip_prefix": comment.ip_truncated} if by == "ip" else {"email_index": comment.email_index}
+    )
+    made: AuthorMark | None = None
+    if action == "clear":
+        authors.clear(session, site_id, **target)
+    else:
+        made = authors.mark(session, site_id, principal, action, reason=reason, **target)
+    audit.record(
+        session,
+        principal,
+        f"author.{action}",
+        site_id=site_id,
+        comment_id=comment.id,
+        detail={"by": by, "author": authors.author_key(comment.email_index)},
+    )
+    return made
 
 
 def reveal_email(

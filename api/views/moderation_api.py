@@ -173,31 +173,17 @@ def mark_author(site: str, comment_id: int) -> Response:
     session = get_session()
     site_row, principal, _role = site_for(session, site, Role.MODERATOR)
     data = AuthorMarkRequestSchema().load(read_json())
-    comment = review.site_comment(session, site_row.id, comment_id)
-    by_ip = data["by"] == "ip"
-    if by_ip and not comment.ip_truncated:
-        raise ApiError(422, "validation_failed", "This comment has no IP prefix to ban.")
-    target: dict[str, Any] = (
-        {"ip_prefix": comment.ip_truncated} if by_ip else {"email_index": comment.email_index}
-    )
-    if data["action"] == "clear":
-        authors.clear(session, site_row.id, **target)
-        mark_body: dict[str, Any] | None = None
-    else:
-        mark = authors.mark(
-            session, site_row.id, principal, data["action"], reason=data["reason"], **target
-        )
-        mark_body = dump_mark(mark)
-    audit.record(
+    mark = review.mark_author(
         session,
+        site_row.id,
+        comment_id,
+        data["action"],
         principal,
-        f"author.{data['action']}",
-        site_id=site_row.id,
-        comment_id=comment.id,
-        detail={"by": data["by"], "author": authors.author_key(comment.email_index)},
+        by=data["by"],
+        reason=data["reason"],
     )
     session.commit()
-    return jsonify({"mark": mark_body})
+    return jsonify({"mark": dump_mark(mark) if mark else None})
 
 
 @bp.post("/comments/<int:comment_id>/reveal-email")

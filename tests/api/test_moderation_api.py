@@ -16,7 +16,7 @@ from core import moderation
 from core.config import Settings
 from core.privacy import PrivacyVault
 from core.sites import ensure_site
-from models import AuditEntry, Comment, CommentStatus, Decision, Event, Role, Site
+from models import ApiToken, AuditEntry, Comment, CommentStatus, Decision, Event, Role, Site
 from tests.support.moderation import HOLD_WORD, decided, held, submitted, token
 
 BASE = "/api/v1/sites/gazette/moderation"
@@ -399,3 +399,18 @@ def test_stats_and_audit_log(
     log = client.get(BASE + "/audit", headers=admin).get_json()
     assert [e["action"] for e in log["entries"]] == ["comment.spam"]
     assert log["entries"][0]["before"] == "held"
+
+
+def test_a_read_records_the_tokens_last_use_and_unknown_sites_look_like_foreign_ones(
+    client: FlaskClient, session: Session, site: Site, admin: dict[str, str]
+) -> None:
+    assert client.get(BASE + "/queue", headers=admin).status_code == 200
+    session.expire_all()
+    [used] = session.scalars(select(ApiToken.last_used_at)).all()
+    assert used is not None
+    ensure_site(session, "other", name="Other")
+    session.commit()
+    unknown = client.get("/api/v1/sites/nope/moderation/queue", headers=admin)
+    foreign = client.get("/api/v1/sites/other/moderation/queue", headers=admin)
+    assert unknown.status_code == foreign.status_code == 404
+    assert unknown.get_json() == foreign.get_json()
