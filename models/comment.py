@@ -34,6 +34,14 @@ class Comment(Base):
         Index("ix_comments_site_status_id", "site_id", "status", "id"),
         # A comment's replies (moderators' thread context).
         Index("ix_comments_parent_id", "parent_id"),
+        # Moderators search author names by any part (ILIKE '%…%'): a trigram index on
+        # PostgreSQL (pg_trgm); elsewhere a plain index on the column.
+        Index(
+            "ix_comments_author_name_trgm",
+            "author_name",
+            postgresql_using="gin",
+            postgresql_ops={"author_name": "gin_trgm_ops"},
+        ),
         # WordPress's duplicate rule looks up the same text in the same thread; without
         # both columns SQLite scans the whole thread.
         Index("ix_comments_thread_body_hash", "thread_id", "body_hash"),

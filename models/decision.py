@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Float, ForeignKey, String, Text
+from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, created_at
@@ -31,6 +31,16 @@ class CheckResult(Base):
     """One check's verdict inside a decision; `action` is None when it had no opinion."""
 
     __tablename__ = "check_results"
+    __table_args__ = (
+        # The queue's `check=` filter: the decisions in which a given check objected.
+        Index(
+            "ix_check_results_objections",
+            "check_name",
+            "decision_id",
+            postgresql_where=text("action IS NOT NULL"),
+            sqlite_where=text("action IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"), index=True)

@@ -221,6 +221,23 @@ def upgrade() -> None:
         )
         batch_op.drop_constraint(op.f("ck_comments_comment_status"), type_="check")
         batch_op.create_check_constraint("comment_status", sa.text(f"status IN ({STATUSES_NEW})"))
+    if op.get_bind().dialect.name == "postgresql":
+        # pg_trgm is a trusted extension: the database owner may create it.
+        op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    op.create_index(
+        "ix_comments_author_name_trgm",
+        "comments",
+        ["author_name"],
+        postgresql_using="gin",
+        postgresql_ops={"author_name": "gin_trgm_ops"},
+    )
+    op.create_index(
+        "ix_check_results_objections",
+        "check_results",
+        ["check_name", "decision_id"],
+        postgresql_where=sa.text("action IS NOT NULL"),
+        sqlite_where=sa.text("action IS NOT NULL"),
+    )
 
     with op.batch_alter_table("threads", schema=None) as batch_op:
         batch_op.add_column(
@@ -234,6 +251,8 @@ def downgrade() -> None:
 
     # Deleted comments have no status to go back to before this revision: they become spam.
     op.execute("UPDATE comments SET status = 'spam' WHERE status = 'deleted'")
+    op.drop_index("ix_check_results_objections", table_name="check_results")
+    op.drop_index("ix_comments_author_name_trgm", table_name="comments")
     with op.batch_alter_table("comments", schema=None) as batch_op:
         batch_op.drop_constraint(op.f("ck_comments_comment_status"), type_="check")
         batch_op.create_check_constraint("comment_status", sa.text(f"status IN ({STATUSES_OLD})"))
