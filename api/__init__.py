@@ -5,17 +5,21 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import db, errors, logs, queue
+from api import db, errors, httpcache, logs, queue, security
 from api.views import (
     comments,
     demo,
+    embed,
     health,
     moderation_api,
     moderation_ui,
     moderation_ui_admin,
+    threads,
+    webhooks,
 )
 from core.config import Settings
 from core.devkeys import with_dev_keys
+from core.formtoken import FormTokens
 from core.privacy import PrivacyVault
 from core.sites import SiteCache
 
@@ -36,6 +40,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["replyguard.settings"] = settings
     app.extensions["replyguard.vault"] = PrivacyVault(settings)
     app.extensions["replyguard.sites"] = SiteCache(ttl=settings.site_cache_seconds)
+    app.extensions["replyguard.form_tokens"] = FormTokens(
+        settings.secret_key, max_age_seconds=settings.form_token_max_age_seconds
+    )
     if settings.proxy_hops > 0:
         hops = settings.proxy_hops
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
@@ -44,7 +51,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     logs.init_app(app, settings)
     db.init_app(app, settings)
     queue.init_app(app, settings)
+    httpcache.init_app(app, settings)
     errors.init_app(app)
+    security.init_app(app)
     for blueprint in (
         comments.bp,
         health.bp,
@@ -52,6 +61,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         moderation_api.bp,
         moderation_ui.bp,
         moderation_ui_admin.bp,
+        webhooks.bp,
+        threads.bp,
+        embed.bp,
     ):
         app.register_blueprint(blueprint)
     return app

@@ -31,6 +31,11 @@ DOMAIN_STATUS: dict[type[domain.DomainError], int] = {
     domain.PermissionDenied: 403,
     domain.DecisionConflict: 409,
     domain.InvalidSetting: 422,
+    domain.WebhookNotFound: 404,
+    domain.DeliveryNotFound: 404,
+    domain.WebhookUrlBlocked: 422,
+    domain.WebhookDisabled: 409,
+    domain.DeliveryInFlight: 409,
 }
 
 HTTP_CODES = {
@@ -103,6 +108,8 @@ def init_app(app: Flask) -> None:
             headers["WWW-Authenticate"] = 'Bearer realm="replyguard"'
         if isinstance(exc, domain.DecisionConflict):
             extra = {"current_status": exc.current, "last_decision": exc.last_decision}
+        if isinstance(exc, domain.WebhookUrlBlocked):
+            extra = {"reason": exc.reason}
         return error_response(
             status, exc.code, exc.message, fields=exc.fields, headers=headers, extra=extra
         )

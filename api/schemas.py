@@ -18,6 +18,11 @@ EMAIL_MAX_CHARS = 100
 WEBSITE_MAX_CHARS = 200
 COMMENT_MAX_BYTES = 65_525
 THREAD_KEY_MAX_CHARS = 200
+FORM_TOKEN_MAX_CHARS = 200
+# The honeypot: hidden from people, so only bots fill it in. Its name is meaningless on
+# purpose: browsers' autofill recognises names like "email2" or "address" and would fill
+# it for real readers.
+HONEYPOT_FIELD = "rg_hp"
 
 # WordPress's comment form field names, mapped onto ours.
 WORDPRESS_ALIASES = {
@@ -137,6 +142,12 @@ class SubmissionSchema(Schema):
     )
     website = HttpUrl(WEBSITE_MAX_CHARS, load_default=None)
     redirect_to = fields.String(load_default=None, validate=validate.Length(max=2000))
+    # Signed by GET .../form-token (or embedded in a rendered form); checked at intake.
+    form_token = fields.String(
+        load_default=None, validate=validate.Length(max=FORM_TOKEN_MAX_CHARS)
+    )
+    # Any non-empty value means a bot filled it in (empty values are dropped below).
+    honeypot = fields.Raw(load_default=None, data_key=HONEYPOT_FIELD)
     # Sent by WordPress themes' forms; accepted and ignored so such a form posts unchanged.
     submit = fields.Raw(load_default=None)
     wp_cookies_consent = fields.Raw(load_default=None, data_key="wp-comment-cookies-consent")
@@ -185,6 +196,7 @@ def to_new_comment(data: dict[str, Any]) -> NewComment:
         parent=data.get("parent"),
         thread_url=data.get("thread_url"),
         thread_title=data.get("thread_title"),
+        form_signals=data.get("form_signals"),
     )
 
 

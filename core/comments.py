@@ -16,7 +16,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 
-from core import outbox, tasknames
+from core import outbox, readcache, tasknames
 from core.config import Settings
 from core.errors import (
     CommentNotFound,
@@ -53,6 +53,8 @@ class NewComment:
     parent: int | None = None
     thread_url: str | None = None
     thread_title: str | None = None
+    # What the form reported (core.formtoken.form_signals); None for API clients.
+    form_signals: dict[str, Any] | None = None
 
 
 def body_digest(body: str) -> bytes:
@@ -78,10 +80,10 @@ def get_or_create_thread(
         except IntegrityError:  # another request created it first
             thread = session.scalar(query)
             assert thread is not None
-    if thread.url is None and url:
-        thread.url = url
-    if thread.title is None and title:
-        thread.title = title
+    if (thread.url is None and url) or (thread.title is None and title):
+        thread.url = thread.url or url
+        thread.title = thread.title or title
+        readcache.mark_changed(session, site.id, key)  # public listings show both
     return thread
 
 
@@ -136,6 +138,7 @@ def submit(
         body_hash=digest,
         status=CommentStatus.PENDING,
         submitted_at=utcnow(),
+        form_signals=data.form_signals,
     )
     session.add(comment)
     session.flush()  # assigns comment.id for the outbox entry
@@ -235,10 +238,21 @@ def get_comment(session: Session, site: SiteLike, comment_id: int) -> Comment:
 
 
 @dataclass(frozen=True)
-class ThreadPage:
-    """One page of a thread's approved comments, top-level comments paginated."""
+class ThreadInfo:
+    """What the public may know about a thread."""
 
-    thread: Thread | None
+    key: str
+    url: str | None
+    title: str | None
+    closed: bool
+
+
+@dataclass(frozen=True)
+class ThreadPage:
+    """One page of a thread's approved comments, top-level comments paginated; `total` is
+    the thread's number of approved comments."""
+
+    thread: ThreadInfo | None
     roots: list[dict[str, Any]]
     total: int
     next_after: int | None
@@ -256,32 +270,112 @@ def public_comment(comment: Comment) -> dict[str, Any]:
     }
 
 
+_PUBLIC_COLUMNS = (
+    Comment.id,
+    Comment.parent_id,
+    Comment.author_name,
+    Comment.website,
+    Comment.body,
+    Comment.submitted_at,
+)
+
+
+def thread_info(session: Session, site: SiteLike, thread_key: str) -> tuple[int, ThreadInfo] | None:
+    """The thread's id and public facts, or None when nobody commented there yet."""
+    row = session.execute(
+        select(Thread.id, Thread.url, Thread.title, Thread.closed).where(
+            Thread.site_id == site.id, Thread.key == thread_key
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    return row.id, ThreadInfo(thread_key, row.url, row.title, bool(row.closed))
+
+
 def approved_thread(
     session: Session, site: SiteLike, thread_key: str, *, after: int | None, limit: int
 ) -> ThreadPage:
     """Approved comments of one thread as a tree, `limit` top-level comments per page.
 
-    Replies whose parent is not approved are not shown (their context is hidden).
+    Replies whose parent is not approved are not shown (their context is hidden). Only
+    the public columns are read (no ORM objects): a thousand comments cost one indexed
+    query on `(thread_id, status, id)` and a pass in Python to build the tree.
     """
-    thread = session.scalar(
-        select(Thread).where(Thread.site_id == site.id, Thread.key == thread_key)
-    )
-    if thread is None:
+    found = thread_info(session, site, thread_key)
+    if found is None:
         return ThreadPage(thread=None, roots=[], total=0, next_after=None)
-    approved = session.scalars(
-        select(Comment)
-        .where(Comment.thread_id == thread.id, Comment.status == CommentStatus.APPROVED)
+    thread_id, info = found
+    rows = session.execute(
+        select(*_PUBLIC_COLUMNS)
+        .where(Comment.thread_id == thread_id, Comment.status == CommentStatus.APPROVED)
         .order_by(Comment.id)
     ).all()
-    nodes = {c.id: {**public_comment(c), "replies": []} for c in approved}
+    nodes: dict[int, dict[str, Any]] = {}
     roots: list[dict[str, Any]] = []
-    for c in approved:
-        node = nodes[c.id]
-        if c.parent_id is None:
+    for row in rows:  # ids ascend, so a parent is always seen before its replies
+        node = {
+            "id": row.id,
+            "parent": row.parent_id,
+            "author_name": row.author_name,
+            "website": row.website,
+            "body": row.body,
+            "submitted_at": row.submitted_at,
+            "replies": [],
+        }
+        nodes[row.id] = node
+        if row.parent_id is None:
             roots.append(node)
-        elif c.parent_id in nodes:
-            nodes[c.parent_id]["replies"].append(node)
+        elif row.parent_id in nodes:
+            nodes[row.parent_id]["replies"].append(node)
     start = [r for r in roots if after is None or r["id"] > after]
     page = start[:limit]
     next_after = page[-1]["id"] if len(start) > limit else None
-    return ThreadPage(thread=thread, roots=page, total=len(nodes), next_after=next_after)
+    return ThreadPage(thread=info, roots=page, total=len(nodes), next_after=next_after)
+
+
+def latest_approved(
+    session: Session, site: SiteLike, thread_key: str, *, limit: int
+) -> tuple[ThreadInfo | None, list[dict[str, Any]]]:
+    """The thread's newest approved comments first (for feeds), with `decided_at`."""
+    found = thread_info(session, site, thread_key)
+    if found is None:
+        return None, []
+    thread_id, info = found
+    rows = session.execute(
+        select(*_PUBLIC_COLUMNS, Comment.decided_at)
+        .where(Comment.thread_id == thread_id, Comment.status == CommentStatus.APPROVED)
+        .order_by(Comment.id.desc())
+        .limit(limit)
+    ).all()
+    return info, [
+        {
+            "id": row.id,
+            "parent": row.parent_id,
+            "author_name": row.author_name,
+            "website": row.website,
+            "body": row.body,
+            "submitted_at": row.submitted_at,
+            "decided_at": row.decided_at or row.submitted_at,
+        }
+        for row in rows
+    ]
+
+
+def approved_counts(session: Session, site: SiteLike, thread_keys: list[str]) -> dict[str, int]:
+    """Approved comments per thread key, in one query (0 for threads nobody commented on)."""
+    counts = dict.fromkeys(thread_keys, 0)
+    if not thread_keys:
+        return counts
+    rows = session.execute(
+        select(Thread.key, func.count(Comment.id))
+        .join(Comment, Comment.thread_id == Thread.id)
+        .where(
+            Thread.site_id == site.id,
+            Thread.key.in_(thread_keys),
+            Comment.status == CommentStatus.APPROVED,
+        )
+        .group_by(Thread.key)
+    ).all()
+    for key, count in rows:
+        counts[key] = int(count)
+    return counts

@@ -63,6 +63,34 @@ class Settings:
     login_window_minutes: int = 15
     login_failures_per_account: int = 5
     login_failures_per_ip: int = 20
+    # Webhooks. Loopback receivers (127.0.0.0/8, ::1, localhost) are refused unless this
+    # development setting is on; production refuses to start with it.
+    webhooks_allow_loopback: bool = False
+    # Beat looks for due webhook deliveries this often (s); at most this many attempts
+    # run at once per endpoint.
+    webhook_poll_seconds: int = 5
+    webhook_max_in_flight: int = 2
+    # Whole-request and connect timeouts of one delivery attempt (s).
+    webhook_timeout_seconds: float = 15.0
+    webhook_connect_timeout_seconds: float = 5.0
+    # An endpoint failing for this long without a success is disabled.
+    webhook_disable_after_hours: int = 120
+    # After a secret rotation the previous secret keeps signing for this long.
+    webhook_rotation_grace_hours: int = 24
+    # Finished deliveries and their attempt logs are deleted after this many days.
+    webhook_retention_days: int = 30
+    # Signed form tokens (embed widget, no-JS form): older tokens count as expired.
+    form_token_max_age_seconds: int = 24 * 3600
+    # Public read cache (thread listings, counts, feeds) in Redis: an empty URL means the
+    # broker's Redis. Entries live at most this long, which bounds staleness even if an
+    # invalidation was lost; normally a decision invalidates its thread at once.
+    cache_url: str = ""
+    read_cache_seconds: int = 300
+    # `Cache-Control: max-age` of public reads; 0 means every use revalidates (ETag → 304).
+    read_max_age_seconds: int = 0
+    # Extra allowed origins for the seeded demo site, comma-separated (e.g. a static page
+    # on another port that embeds the widget).
+    demo_origins: str = ""
     port: int = field(default=8000, metadata={"env": "PORT"})
 
     @classmethod
@@ -108,5 +136,7 @@ class Settings:
             problems.append("REPLYGUARD_INDEX_KEY must be set (see .env.example)")
         if self.database_url.startswith("sqlite"):
             problems.append("REPLYGUARD_DATABASE_URL must point at PostgreSQL in production")
+        if self.webhooks_allow_loopback:
+            problems.append("REPLYGUARD_WEBHOOKS_ALLOW_LOOPBACK is for development only")
         if problems:
             raise ConfigError("refusing to start in production: " + "; ".join(problems))

@@ -92,3 +92,34 @@ class InvalidSetting(DomainError):
     """A site setting value is out of range or of the wrong shape."""
 
     code = "validation_failed"
+
+
+class WebhookNotFound(DomainError):
+    code = "webhook_not_found"
+
+
+class DeliveryNotFound(DomainError):
+    code = "delivery_not_found"
+
+
+class WebhookUrlBlocked(DomainError):
+    """A webhook URL that may not be called: a scheme, port or address we refuse to reach
+    (SSRF defence). `reason` is a stable code such as `loopback` or `port_not_allowed`."""
+
+    code = "webhook_url_blocked"
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class WebhookDisabled(DomainError):
+    """The endpoint is disabled; enable it before sending it anything."""
+
+    code = "webhook_disabled"
+
+
+class DeliveryInFlight(DomainError):
+    """An attempt of this delivery is running right now; replay it once it has finished."""
+
+    code = "delivery_in_flight"

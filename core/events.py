@@ -2,6 +2,7 @@
 
 The payload is versioned and thin: ids, the site, the thread, the public author name, the
 comment's text and HTML, its status and times. Never an email, never an IP address.
+Each event fans out to the site's subscribed webhook endpoints in the same transaction.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from core.rendering import comment_html
+from core.webhooks import fanout
 from models import Comment, CommentStatus, Event
 
 PAYLOAD_VERSION = 1
@@ -60,4 +62,5 @@ def emit_for_status(session: Session, comment: Comment) -> Event | None:
         },
     )
     session.add(event)
+    fanout.fan_out(session, event)  # deliveries commit (or roll back) with the decision
     return event

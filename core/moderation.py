@@ -2,7 +2,9 @@
 
 Every change is a compare-and-set on the current status (so two deciders can't both win),
 writes a Decision with every check's verdict, records the event webhooks announce, and
-completes the comment's outbox entry, all in the same transaction. The worker, the sweeper
+completes the comment's outbox entry, all in the same transaction; a change to what the
+public sees marks the thread for the read cache, invalidated after the commit
+(core.readcache). The worker, the sweeper
 and moderators (core.review) all come through here.
 """
 
@@ -16,7 +18,7 @@ from sqlalchemy import CursorResult, insert, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from core import authors, events, outbox, tasknames
+from core import authors, events, outbox, readcache, tasknames
 from core.checks import Action, CheckContext, Verdict, default_checks, run_pipeline
 from core.checks.base import CommentFacts
 from core.privacy import EncryptedEmail, PrivacyVault
@@ -56,6 +58,7 @@ def facts_for(comment: Comment, vault: PrivacyVault) -> CommentFacts:
         ip_truncated=comment.ip_truncated,
         ip_index=comment.ip_index,
         user_agent=comment.user_agent,
+        form_signals=comment.form_signals,
     )
 
 
@@ -142,6 +145,8 @@ def decide(
         )
     outbox.complete(session, tasknames.MODERATE, comment.id)
     events.emit_for_status(session, comment)
+    if CommentStatus.APPROVED in (expected, new_status):  # the public thread changes
+        readcache.mark_changed(session, comment.site_id, comment.thread.key)
     log.info(
         "decided",
         extra={"comment_id": comment.id, "status": new_status.value, "decided_by": decided_by},

@@ -4,7 +4,9 @@
 after the commit; an adapter installs a publisher with `install_publisher`, which sends
 those tasks only once the transaction has committed (and forgets them on rollback).
 If the send fails, or the message is lost later, the entry is still in the database and
-`due_for_redispatch` hands it to the sweeper once it is stale.
+`due_for_redispatch` hands it to the sweeper once it is stale. `publish_after_commit` sends
+after commit without an outbox row, for work whose own row is its outbox (a webhook
+delivery, re-sent by the webhook poller).
 """
 
 from __future__ import annotations
@@ -30,6 +32,13 @@ def enqueue(session: Session, task_name: str, ref_id: int, *, stale_after: dt.ti
     session.add(
         OutboxEntry(task_name=task_name, ref_id=ref_id, next_dispatch_at=utcnow() + stale_after)
     )
+    publish_after_commit(session, task_name, ref_id)
+
+
+def publish_after_commit(session: Session, task_name: str, ref_id: int) -> None:
+    """Send a task once this transaction commits, without an outbox row: for work whose own
+    row already says it is due (a webhook delivery's `next_attempt_at`), where a poller of
+    that row re-sends whatever a lost message dropped."""
     session.info.setdefault(_PENDING_KEY, []).append((task_name, ref_id))
 
 

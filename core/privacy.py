@@ -8,6 +8,8 @@ second, separate key over a documented normalisation: the address is casefolded 
 so `Jane@Example.COM` and `jane@example.com` share one index (used for flood limits,
 author history, erase and export). Full IP addresses are never stored: only a truncated
 prefix (IPv4 /24, IPv6 /48) for display and an HMAC of the full address for flood limits.
+Secrets the service must read back (webhook signing secrets) are sealed the same way,
+with associated data naming their column and row (`encrypt_secret`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ NONCE_BYTES = 12
 
 class EmailDecryptionError(Exception):
     """A stored email could not be decrypted: wrong key, tampered or swapped ciphertext."""
+
+
+class SecretDecryptionError(Exception):
+    """A stored secret could not be decrypted: wrong key, tampered or moved ciphertext."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +124,35 @@ class PrivacyVault:
     @staticmethod
     def _aad(key_id: str, index: bytes) -> bytes:
         return b"replyguard|comments.email|" + key_id.encode() + b"|" + index
+
+    def encrypt_secret(self, secret: str, *, purpose: str) -> tuple[bytes, str]:
+        """Encrypt a secret the service must read back (a webhook signing secret) under the
+        current key; returns (ciphertext, key id). `purpose` names the column and row (e.g.
+        `webhook_endpoints.secret|ep_…`) and is bound as associated data, so a ciphertext
+        copied to another row or column fails to decrypt."""
+        nonce = os.urandom(NONCE_BYTES)
+        key_id = self._current_key_id
+        sealed = self._aeads[key_id].encrypt(
+            nonce, secret.encode(), self._secret_aad(key_id, purpose)
+        )
+        return nonce + sealed, key_id
+
+    def decrypt_secret(self, ciphertext: bytes, key_id: str, *, purpose: str) -> str:
+        """Decrypt what encrypt_secret stored for the same `purpose`, or raise
+        SecretDecryptionError."""
+        aead = self._aeads.get(key_id)
+        if aead is None:
+            raise SecretDecryptionError(f"no key with id {key_id!r} is configured")
+        nonce, sealed = ciphertext[:NONCE_BYTES], ciphertext[NONCE_BYTES:]
+        try:
+            plain = aead.decrypt(nonce, sealed, self._secret_aad(key_id, purpose))
+        except InvalidTag as exc:
+            raise SecretDecryptionError("ciphertext failed authentication") from exc
+        return plain.decode()
+
+    @staticmethod
+    def _secret_aad(key_id: str, purpose: str) -> bytes:
+        return b"replyguard|secret|" + purpose.encode() + b"|" + key_id.encode()
 
 
 def truncate_ip(ip: str) -> str | None:

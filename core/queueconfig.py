@@ -66,6 +66,16 @@ def celery_config(settings: Settings, *, role: str) -> dict[str, Any]:
                 "schedule": 3600.0,
                 "options": {"queue": tasknames.QUEUE_MAINTENANCE},
             },
+            "poll-webhooks": {
+                "task": tasknames.POLL_WEBHOOKS,
+                "schedule": float(settings.webhook_poll_seconds),
+                "options": {"queue": tasknames.QUEUE_MAINTENANCE},
+            },
+            "prune-webhooks": {
+                "task": tasknames.PRUNE_WEBHOOKS,
+                "schedule": 3600.0,
+                "options": {"queue": tasknames.QUEUE_MAINTENANCE},
+            },
         },
     }
     return config

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -55,13 +55,15 @@ class SiteCache:
         # Replacing a dict entry is atomic, so threads sharing the cache need no lock.
         self._entries: dict[str, tuple[float, SiteRef]] = {}
 
-    def get(self, session: Session, site_key: str) -> SiteRef:
-        """The site's settings, from the cache or the database (SiteNotFound if unknown)."""
+    def get(self, session: Session | Callable[[], Session], site_key: str) -> SiteRef:
+        """The site's settings, from the cache or the database (SiteNotFound if unknown).
+        `session` may be a function returning one, called only on a miss, so that a read
+        answered from caches opens no database connection at all."""
         now = time.monotonic()
         entry = self._entries.get(site_key)
         if entry is not None and now - entry[0] < self.ttl:
             return entry[1]
-        site = get_site(session, site_key)
+        site = get_site(session if isinstance(session, Session) else session(), site_key)
         ref = SiteRef(site.id, site.key, tuple(site.allowed_origins or ()), dict(site.policy or {}))
         self._entries[site_key] = (now, ref)
         return ref
@@ -118,11 +120,22 @@ def ensure_site(
     return site
 
 
-def seed_demo(session: Session) -> Site:
-    """The `demo` site that `make run` serves at /demo."""
-    return ensure_site(
+def seed_demo(session: Session, extra_origins: Sequence[str] = ()) -> Site:
+    """The `demo` site that `make run` serves at /demo; `extra_origins` (the
+    `demo_origins` setting, e.g. a static page on another port embedding the widget) are
+    added to its allowed origins if missing."""
+    site = ensure_site(
         session,
         DEMO_SITE_KEY,
         name="Demo Gazette",
         allowed_origins=["http://127.0.0.1:8000", "http://localhost:8000"],
     )
+    wanted = [o.strip().rstrip("/") for o in extra_origins if o.strip()]
+    bad = [o for o in wanted if origin_of(o) != o.lower()]
+    if bad:
+        raise ValueError(f"not a bare origin (scheme://host[:port]): {', '.join(bad)}")
+    missing = [o for o in wanted if o not in (site.allowed_origins or [])]
+    if missing:
+        site.allowed_origins = [*(site.allowed_origins or []), *missing]
+        session.flush()
+    return site

@@ -8,6 +8,7 @@ from models.comment import Comment, CommentStatus
 from models.decision import CheckResult, Decision
 from models.outbox import OutboxEntry
 from models.site import Site, Thread
+from models.webhook import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ApiToken",
@@ -18,6 +19,7 @@ __all__ = [
     "Comment",
     "CommentStatus",
     "Decision",
+    "DeliveryStatus",
     "Event",
     "LoginAttempt",
     "Membership",
@@ -27,4 +29,7 @@ __all__ = [
     "Site",
     "Thread",
     "WebSession",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -20,6 +20,7 @@ from core.sites import ensure_site
 from models.db import make_engine
 from models.migrate import upgrade
 from tests.support.databases import REDIS_URL, create_database, drop_database
+from tests.support.readcache import isolate_read_cache
 
 TEST_ORIGIN = "https://news.example"
 
@@ -108,6 +109,7 @@ def app(settings: Settings, session: Session, published: list[tuple[str, int]]) 
     application = create_app(settings)
     application.config["TESTING"] = False  # exercise the real error handlers
     application.extensions["sessionmaker"] = lambda: session
+    isolate_read_cache(application, session)
     return application
 
 

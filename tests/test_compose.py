@@ -29,8 +29,8 @@ SECRETS = {
     "REPLYGUARD_EMAIL_KEYS": "k1:ZHVtbXktZW1haWwta2V5LWZvci10ZXN0cy0wMDAwMDA=",
     "REPLYGUARD_INDEX_KEY": "ZHVtbXktaW5kZXgta2V5LWZvci10ZXN0cy0wMDAwMDA=",
 }
-APP_SERVICES = ("migrate", "api", "worker", "beat")
-LONG_RUNNING_APP_SERVICES = ("api", "worker", "beat")
+APP_SERVICES = ("migrate", "api", "worker", "webhooks", "beat")
+LONG_RUNNING_APP_SERVICES = ("api", "worker", "webhooks", "beat")
 # docker-compose v1 is a Python program running on PyYAML; its interpreter converts.
 YAML_TO_JSON = "import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)"
 
@@ -232,6 +232,18 @@ def test_worker_consumes_both_queues(services: dict[str, dict[str, Any]]) -> Non
     assert command[:4] == ["celery", "-A", "workers.celery_app", "worker"]
     assert option(command, "-Q") == "moderation,maintenance"
     assert int(option(command, "--concurrency")) >= 1
+
+
+def test_webhooks_have_their_own_worker(services: dict[str, dict[str, Any]]) -> None:
+    """A slow receiver holds a webhook worker's thread, never a moderation worker."""
+    command = argv(services["webhooks"]["command"])
+    assert command[:4] == ["celery", "-A", "workers.celery_app", "worker"]
+    assert option(command, "-Q") == "webhooks"
+    assert option(command, "--pool") == "threads"
+    assert int(option(command, "--concurrency")) > 2  # above the per-endpoint cap
+    assert "webhooks" not in option(argv(services["worker"]["command"]), "-Q").split(",")
+    env = environment(services["webhooks"])
+    assert "REPLYGUARD_WEBHOOKS_ALLOW_LOOPBACK" not in env  # production: never loopback
 
 
 def test_beat_runs_the_schedule(services: dict[str, dict[str, Any]]) -> None:

@@ -2,7 +2,8 @@
 
 Nothing decides here: tasks in workers.tasks call core. The database session factory is
 created lazily per process (after the prefork pool forks) and the outbox publisher is
-installed on it, so tasks that enqueue (the sweeper) send only after their commit.
+installed on it, so tasks that enqueue (the sweeper) send only after their commit; so is
+the read-cache invalidator, so decisions refresh public threads after their commit.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from celery import Celery
 from celery.signals import after_setup_logger, worker_process_init
 from sqlalchemy.orm import Session, sessionmaker
 
-from core import outbox, tasknames
+from core import outbox, readcache, tasknames
 from core.config import Settings
 from core.devkeys import with_dev_keys
 from core.logformat import OneLineFormatter
@@ -35,7 +36,7 @@ def make_celery(config: Settings) -> Celery:
     """A Celery app configured for `config` and its tasks registered."""
     app = Celery("replyguard", set_as_current=True)
     app.conf.update(celery_config(config, role="worker"))
-    app.conf.update(include=["workers.tasks"])
+    app.conf.update(include=["workers.tasks", "workers.webhook_tasks"])
     return app
 
 
@@ -51,6 +52,8 @@ def session_factory() -> sessionmaker[Session]:
     )
     factory = make_sessionmaker(engine)
     outbox.install_publisher(factory, publish)
+    # Decisions that change a public thread invalidate its read cache after the commit.
+    readcache.install_invalidator(factory, readcache.ReadCache.from_settings(settings()))
     return factory
 
 

@@ -1,61 +1,42 @@
-"""Public comment endpoints: submit, status of one comment, a thread's approved comments.
+"""Public comment endpoints: submit a comment, and the status of one comment.
 
-Cross-origin rules: a request carrying an Origin (or, failing that, a Referer) must come
-from one of the site's allowed origins or from this service's own origin, else 403;
-requests with neither (server-to-server clients, curl) are accepted. Allowed origins get
-exact-origin CORS headers with `Vary: Origin`, never `*`.
+Cross-origin rules are api/cors.py's. A submission may carry a signed form token and the
+honeypot field (the embed widget and the no-JS form send them): both are checked here and
+their outcome is stored with the comment for the `form_signals` check, never refused.
 """
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from flask import Blueprint, Response, current_app, g, jsonify, render_template, request, url_for
 from sqlalchemy.orm import Session
 
-from api.context import settings, vault
+from api.context import form_tokens, settings, vault
+from api.cors import add_cors_headers, require_allowed_origin, service_origin
 from api.db import get_session
 from api.errors import ApiError
 from api.schemas import SubmissionSchema, dump_comment, to_new_comment
-from core import comments, sites
+from core import comments, formtoken, sites
 from core.comments import SubmissionMeta
 from core.errors import OriginNotAllowed
 from models import Comment, CommentStatus
 
 bp = Blueprint("comments", __name__, url_prefix="/api/v1/sites/<site>")
 
-PAGE_DEFAULT, PAGE_MAX = 50, 200
 SUBMISSION_SCHEMA = SubmissionSchema()  # stateless; built once (building costs as much as a load)
 AWAITING_MARKER = "awaiting-moderation"
 
 
-def service_origin() -> str:
-    """This service's own origin as the client sees it."""
-    return sites.origin_of(request.host_url) or ""
-
-
-def request_origin() -> str | None:
-    """The Origin header, or the Referer's origin when a client sends no Origin."""
-    origin = request.headers.get("Origin")
-    if origin is not None:
-        return origin
-    return sites.origin_of(request.headers.get("Referer"))
-
-
-def site_settings(session: Session, site_key: str) -> sites.SiteRef:
-    """The site's settings through the per-process cache (SiteNotFound if unknown)."""
+def site_settings(session: Session | Callable[[], Session], site_key: str) -> sites.SiteRef:
+    """The site's settings through the per-process cache (SiteNotFound if unknown);
+    `session` may be a function that opens one, called only on a cache miss."""
     cache: sites.SiteCache = current_app.extensions["replyguard.sites"]
     return cache.get(session, site_key)
-
-
-def require_allowed_origin(site: sites.SiteLike) -> None:
-    origin = request_origin()
-    if origin is not None and not sites.origin_allowed(
-        site, origin, service_origin=service_origin()
-    ):
-        raise OriginNotAllowed("This site does not accept comments from that origin.")
 
 
 def _wants_html() -> bool:
@@ -102,6 +83,18 @@ def _with_marker(url: str, comment_id: int) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, f"comment-{comment_id}"))
 
 
+def _form_signals(site: sites.SiteLike, data: dict[str, Any]) -> dict[str, Any] | None:
+    """Check the form token (if any) against this site and thread; note the honeypot."""
+    token = data.pop("form_token", None)
+    honeypot = data.pop("honeypot", None)
+    check = (
+        form_tokens().check(token, site.key, data["thread"], now=time.time())
+        if token is not None
+        else None
+    )
+    return formtoken.form_signals(check, honeypot_filled=bool(honeypot))
+
+
 def status_body(site_key: str, comment: Comment) -> dict[str, Any]:
     """The public status of one comment; its text only once approved."""
     body: dict[str, Any] = {
@@ -130,6 +123,7 @@ def submit_comment(site: str) -> Response:
     require_allowed_origin(site_row)
     data = SUBMISSION_SCHEMA.load(_read_payload())
     redirect_to = data.pop("redirect_to", None)
+    data["form_signals"] = _form_signals(site_row, data)
     g.back_url = _safe_redirect(site_row, redirect_to, request.headers.get("Referer"))
     meta = SubmissionMeta(
         ip=request.remote_addr,
@@ -165,41 +159,6 @@ def comment_status(site: str, comment_id: int) -> Response:
     return jsonify(status_body(site, comment))
 
 
-@bp.get("/threads/<path:thread>/comments", provide_automatic_options=False)
-def thread_comments(site: str, thread: str) -> Response:
-    """Approved comments of a thread, threaded; `limit` top-level comments after `after`."""
-    limit = request.args.get("limit", PAGE_DEFAULT, type=int) or PAGE_DEFAULT
-    limit = max(1, min(limit, PAGE_MAX))
-    after = request.args.get("after", None, type=int)
-    session = get_session(read_only=True)
-    g.site = site_settings(session, site)
-    page = comments.approved_thread(session, g.site, thread, after=after, limit=limit)
-    next_url = (
-        url_for(
-            "comments.thread_comments",
-            site=site,
-            thread=thread,
-            after=page.next_after,
-            limit=limit,
-            _external=True,
-        )
-        if page.next_after is not None
-        else None
-    )
-    return jsonify(
-        {
-            "thread": {
-                "key": thread,
-                "url": page.thread.url if page.thread else None,
-                "title": page.thread.title if page.thread else None,
-            },
-            "total": page.total,
-            "comments": [dump_comment(node) for node in page.roots],
-            "next": next_url,
-        }
-    )
-
-
 @bp.route("/comments", methods=["OPTIONS"])
 @bp.route("/comments/<int:comment_id>", methods=["OPTIONS"])
 @bp.route("/threads/<path:thread>/comments", methods=["OPTIONS"])
@@ -219,17 +178,4 @@ def preflight(site: str, **_ignored: Any) -> Response:
     return response
 
 
-@bp.after_request
-def cors_headers(response: Response) -> Response:
-    """Exact-origin CORS for the site's allowed origins; always `Vary: Origin`."""
-    response.vary.add("Origin")
-    origin = request.headers.get("Origin")
-    site_row: sites.SiteLike | None = g.get("site")
-    if (
-        origin
-        and site_row is not None
-        and sites.origin_allowed(site_row, origin, service_origin=service_origin())
-    ):
-        response.headers["Access-Control-Allow-Origin"] = origin
-        response.headers["Access-Control-Expose-Headers"] = "Location, Retry-After, X-Request-Id"
-    return response
+bp.after_request(add_cors_headers)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -52,6 +53,8 @@ class CommentFacts:
     ip_truncated: str | None
     ip_index: bytes | None
     user_agent: str | None
+    # What the submitting form reported (core.formtoken.form_signals); None for API clients.
+    form_signals: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)

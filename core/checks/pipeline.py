@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.checks.base import Action, Check, CheckContext, CommentFacts, Verdict
+from core.checks.formsignals import FormSignals
 from core.checks.links import MaxLinks
 from core.checks.standing import AuthorBanned, PreModeration
 from core.checks.words import DisallowedWords, ModerationWords
@@ -18,7 +19,14 @@ from core.checks.words import DisallowedWords, ModerationWords
 
 def default_checks() -> list[Check]:
     """The documented order: most decisive first."""
-    return [AuthorBanned(), DisallowedWords(), ModerationWords(), MaxLinks(), PreModeration()]
+    return [
+        AuthorBanned(),
+        FormSignals(),
+        DisallowedWords(),
+        ModerationWords(),
+        MaxLinks(),
+        PreModeration(),
+    ]
 
 
 @dataclass(frozen=True)

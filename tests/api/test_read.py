@@ -97,7 +97,7 @@ def test_thread_pagination_by_top_level_comment(
 def test_unknown_thread_is_empty_and_unknown_site_404(client: FlaskClient, site: Site) -> None:
     body = client.get("/api/v1/sites/gazette/threads/nothing-here/comments").get_json()
     assert body == {
-        "thread": {"key": "nothing-here", "url": None, "title": None},
+        "thread": {"key": "nothing-here", "url": None, "title": None, "closed": False},
         "total": 0,
         "comments": [],
         "next": None,

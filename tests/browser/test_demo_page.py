@@ -1,94 +1,38 @@
-"""The /demo article in a real browser: a reader fills "Leave a Reply" and comes back to it.
+"""The /demo article without JavaScript: a reader fills the plain "Leave a Reply" form, is
+sent back to the article with the moderation notice, and finds the comment there once
+approved (with JavaScript the embed widget replaces both; see test_embed_widget.py).
 
-Headless Chromium (the Debian package; Playwright cannot download browsers here) runs
-against one `replyguard run` stack for the module, started with the flood rule off
-(every request comes from 127.0.0.1 and a browser cannot set X-Forwarded-For). Each test
-records every response the browser receives and checks that none of them carries the
-commenter's email address.
+Headless Chromium (the Debian package; Playwright cannot download browsers here), with
+JavaScript disabled, runs against one `replyguard run` stack for the module, started with
+the flood rule off (every request comes from 127.0.0.1 and a browser cannot set
+X-Forwarded-For). Each test records every response the browser receives and checks that
+none of them carries the commenter's email address. The form carries a signed form token,
+so the reader takes a few seconds before posting, as people do: faster posts are held.
 """
 
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Error, Page, Response, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from tests.support.browser import (
+    CHROMIUM,
+    LAUNCH_ARGS,
+    XSS,
+    Commenter,
+    ResponseLog,
+    SeenResponse,
+)
 from tests.support.devstack_proc import DevStackProcess
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-TEXTUAL = re.compile(r"^(text/|application/(json|javascript|xml|xhtml\+xml))")
-XSS = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">'
-
-
-@dataclass
-class SeenResponse:
-    """One response as the browser received it (body only for textual, non-redirect ones)."""
-
-    url: str
-    status: int
-    headers: dict[str, str]
-    body: bytes | None
-    error: str | None = None
-
-
-@dataclass
-class ResponseLog:
-    """Every response a page received, with the bodies read as they arrived."""
-
-    seen: list[SeenResponse] = field(default_factory=list)
-
-    def record(self, response: Response) -> None:
-        headers = response.headers
-        body: bytes | None = None
-        error: str | None = None
-        if not 300 <= response.status < 400 and TEXTUAL.match(headers.get("content-type", "")):
-            try:
-                body = response.body()
-            except Error as exc:  # recorded: an unread body fails the check below
-                error = str(exc)
-        self.seen.append(SeenResponse(response.url, response.status, headers, body, error))
-
-    def assert_never_contains(self, *secrets: str) -> None:
-        assert self.seen, "no responses were recorded"
-        problems = [f"{r.url}: body not readable ({r.error})" for r in self.seen if r.error]
-        for response in self.seen:
-            blobs = [
-                response.url.encode(),
-                *(f"{k}: {v}".encode() for k, v in response.headers.items()),
-            ]
-            if response.body is not None:
-                blobs.append(response.body)
-            for secret in secrets:
-                if any(secret.encode() in blob for blob in blobs):
-                    problems.append(f"{response.url} ({response.status}) contains {secret!r}")
-        assert not problems, "\n".join(problems)
-
-
-@dataclass(frozen=True)
-class Commenter:
-    """A reader with a unique email; `token` is the unique part, found in any encoding."""
-
-    name: str
-    token: str = field(default_factory=lambda: uuid.uuid4().hex)
-
-    @property
-    def email(self) -> str:
-        return f"reader+{self.token}@example.com"
+__all__ = ["Commenter", "ResponseLog", "SeenResponse"]  # importable from here as before
+READING_SECONDS = 3.2  # a form posted sooner after loading is held (form_signals check)
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +61,9 @@ def responses() -> ResponseLog:
 
 @pytest.fixture
 def page(browser: Browser, responses: ResponseLog) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1024, "height": 900})
+    context = browser.new_context(
+        viewport={"width": 1024, "height": 900}, java_script_enabled=False
+    )
     opened = context.new_page()
     opened.on("response", responses.record)
     yield opened
@@ -129,6 +75,7 @@ def leave_a_reply(
 ) -> int:
     """Fill and send the /demo form; check the notice; return the new comment's id."""
     page.goto(stack.url("/demo"))
+    page.wait_for_timeout(READING_SECONDS * 1000)
     page.fill("#comment", text)
     page.fill("#author", commenter.name)
     page.fill("#email", commenter.email)

@@ -73,13 +73,15 @@ def test_pipeline_most_severe_wins_and_every_verdict_is_kept() -> None:
     assert result.decided_by == "check:disallowed_words"
     assert [name for name, _ in result.verdicts] == [
         "author_banned",
+        "form_signals",
         "disallowed_words",
         "moderation_words",
         "max_links",
         "premoderation",
     ]
-    assert all(v is not None for _, v in result.verdicts[1:4])
-    assert result.verdicts[0][1] is None and result.verdicts[4][1] is None
+    assert all(v is not None for _, v in result.verdicts[2:5])
+    assert result.verdicts[0][1] is None and result.verdicts[1][1] is None
+    assert result.verdicts[5][1] is None
 
 
 def test_pipeline_approves_when_nobody_objects() -> None:

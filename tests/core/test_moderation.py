@@ -55,6 +55,7 @@ def test_moderate_approves_writes_audit_and_completes_outbox(
     )
     assert [c.check_name for c in decision.checks] == [
         "author_banned",
+        "form_signals",
         "disallowed_words",
         "moderation_words",
         "max_links",

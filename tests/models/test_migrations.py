@@ -27,6 +27,9 @@ TABLES = {
     "audit_log",
     "author_marks",
     "events",
+    "webhook_endpoints",
+    "webhook_deliveries",
+    "webhook_attempts",
     "alembic_version",
 }
 

@@ -51,6 +51,8 @@ STOP_TIMEOUT_SECONDS = 40.0
 LEFTOVER_GRACE_SECONDS = 10.0
 PORT_ATTEMPTS = 3
 DECIDED_STATUSES = frozenset({"approved", "held", "rejected", "spam"})
+# Celery workers of one stack: moderation (+ maintenance) and webhook deliveries.
+WORKERS = 2
 
 
 class StackLeakError(AssertionError):
@@ -318,7 +320,7 @@ class DevStackProcess:
             start_new_session=True,
         )
 
-    def wait_ready(self, timeout: float, *, worker_ready_lines: int = 1) -> None:
+    def wait_ready(self, timeout: float, *, worker_ready_lines: int = WORKERS) -> None:
         """Banner printed, /healthz 200 and `worker_ready_lines` "ready." lines logged."""
         assert self.process is not None
         deadline = time.monotonic() + timeout
@@ -433,11 +435,14 @@ class DevStackProcess:
         return children_of(self.process.pid)
 
     def worker_main(self) -> ProcInfo:
-        """The Celery worker's main process (the supervisor's child running `celery worker`)."""
+        """The moderation worker's main process (the supervisor's child running `celery
+        worker` on the moderation queue; the webhook worker is another child)."""
         workers = [
             c
             for c in self.supervisor_children()
-            if "celery" in c.argv and "worker" in c.argv  # exact argv items: not `beat`
+            if "celery" in c.argv
+            and "worker" in c.argv  # exact argv items: not `beat`
+            and "webhooks" not in c.argv
         ]
         assert len(workers) == 1, f"expected one Celery worker, found {workers}"
         return workers[0]

@@ -33,7 +33,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
-from cli.devstack import api_argv, beat_argv, worker_argv
+from cli.devstack import api_argv, beat_argv, webhook_worker_argv, worker_argv
 from core.config import Settings
 from core.privacy import new_key_material
 from tests.support.polling import wait_for
@@ -89,6 +89,10 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "max_attempts": settings.max_attempts,
         "broker_timeout_seconds": settings.broker_timeout_seconds,
         "log_level": settings.log_level,
+        "webhooks_allow_loopback": int(settings.webhooks_allow_loopback),
+        "webhook_poll_seconds": settings.webhook_poll_seconds,
+        "webhook_max_in_flight": settings.webhook_max_in_flight,
+        "webhook_timeout_seconds": settings.webhook_timeout_seconds,
     }
     return {f"REPLYGUARD_{name.upper()}": str(value) for name, value in values.items()}
 
@@ -194,6 +198,7 @@ class LiveStack:
         workdir: Path,
         *,
         beat: bool = False,
+        webhooks: bool = False,
         web_workers: int = 2,
         concurrency: int = 1,
         port: int | None = None,
@@ -228,6 +233,17 @@ class LiveStack:
             workdir / "worker.log",
             env,
         )
+        # The webhook worker (queue `webhooks`), as `make run` and compose run it.
+        self.webhooks: ManagedProcess | None = None
+        if webhooks:
+            self.webhooks = ManagedProcess(
+                "webhooks",
+                webhook_worker_argv(
+                    python, concurrency=4, hostname=f"{self.worker_name}-webhooks@%h"
+                ),
+                workdir / "webhooks.log",
+                env,
+            )
         self.beat: ManagedProcess | None = None
         if beat:
             self.beat = ManagedProcess(
@@ -239,7 +255,7 @@ class LiveStack:
 
     @property
     def processes(self) -> list[ManagedProcess]:
-        return [p for p in (self.api, self.worker, self.beat) if p is not None]
+        return [p for p in (self.api, self.worker, self.webhooks, self.beat) if p is not None]
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self, timeout: float = START_TIMEOUT_SECONDS) -> Self:
@@ -255,11 +271,12 @@ class LiveStack:
         return self
 
     def wait_worker_ready(self, timeout: float = START_TIMEOUT_SECONDS) -> None:
-        """Wait for the worker's "ready." line (it is consuming its queues)."""
+        """Wait for the workers' "ready." lines (they are consuming their queues)."""
 
         def ready() -> bool:
             self._require_running()
-            return " ready." in self.worker.log_text()
+            workers = [p for p in (self.worker, self.webhooks) if p is not None]
+            return all(" ready." in p.log_text() for p in workers)
 
         wait_for(ready, timeout=timeout, interval=0.2, what="the Celery worker's 'ready.'")
 
