@@ -68,6 +68,26 @@ def _page_args() -> tuple[int | None, int]:
     return request.args.get("after", None, type=int), max(1, min(limit, PAGE_MAX))
 
 
+def _page_with_next(
+    endpoint: str, site_row: SiteRef, thread: str, after: int | None, limit: int
+) -> tuple[comments.ThreadPage, str | None]:
+    """One page of the thread, and the URL of the next page at `endpoint` (None if last)."""
+    page = comments.approved_thread(
+        get_session(read_only=True), site_row, thread, after=after, limit=limit
+    )
+    next_url = None
+    if page.next_after is not None:
+        next_url = url_for(
+            endpoint,
+            site=site_row.key,
+            thread=thread,
+            after=page.next_after,
+            limit=limit,
+            _external=True,
+        )
+    return page, next_url
+
+
 def _json(body: Any) -> bytes:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
@@ -79,21 +99,7 @@ def thread_comments(site: str, thread: str) -> Response:
     after, limit = _page_args()
 
     def build() -> bytes:
-        page = comments.approved_thread(
-            get_session(read_only=True), site_row, thread, after=after, limit=limit
-        )
-        next_url = (
-            url_for(
-                "threads.thread_comments",
-                site=site,
-                thread=thread,
-                after=page.next_after,
-                limit=limit,
-                _external=True,
-            )
-            if page.next_after is not None
-            else None
-        )
+        page, next_url = _page_with_next("threads.thread_comments", site_row, thread, after, limit)
         info = page.thread
         return _json(
             {
@@ -120,21 +126,7 @@ def thread_fragment(site: str, thread: str) -> Response:
     after, limit = _page_args()
 
     def build() -> bytes:
-        page = comments.approved_thread(
-            get_session(read_only=True), site_row, thread, after=after, limit=limit
-        )
-        next_url = (
-            url_for(
-                "threads.thread_fragment",
-                site=site,
-                thread=thread,
-                after=page.next_after,
-                limit=limit,
-                _external=True,
-            )
-            if page.next_after is not None
-            else None
-        )
+        page, next_url = _page_with_next("threads.thread_fragment", site_row, thread, after, limit)
         html = render_template(
             "embed/thread.html",
             comments=[dump_comment(node) for node in page.roots],
