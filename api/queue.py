@@ -20,27 +20,13 @@ from typing import Any
 
 import redis
 from flask import Flask
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from core import outbox, tasknames
 from core.config import Settings
+from core.redisclient import redis_client_for
 
 # The part of a protocol-2 body after the positional args: kwargs and an empty canvas.
 _EMBED = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
-
-
-def redis_client_for(broker_url: str, timeout: float) -> redis.Redis:
-    """A redis-py client for a kombu broker URL (`redis://`, `rediss://`, `redis+socket://`)."""
-    url = broker_url
-    if url.startswith("redis+socket://"):
-        url = "unix://" + url.removeprefix("redis+socket://")
-    return redis.Redis.from_url(
-        url,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-        retry=Retry(NoBackoff(), 0),
-    )
 
 
 class TaskPublisher:

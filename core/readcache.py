@@ -34,30 +34,16 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from core.config import Settings
+from core.redisclient import redis_client_for
 
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_FAILURE_SECONDS = 5.0
 _CHANGED_KEY = "replyguard_read_cache_changed"
-
-
-def redis_client_for(url: str, timeout: float) -> redis.Redis:
-    """A redis-py client for a `redis://`, `rediss://` or kombu `redis+socket://` URL,
-    with short timeouts and no retries (a read must never hang on the cache)."""
-    if url.startswith("redis+socket://"):
-        url = "unix://" + url.removeprefix("redis+socket://")
-    return redis.Redis.from_url(
-        url,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-        retry=Retry(NoBackoff(), 0),
-    )
 
 
 @dataclass(frozen=True)

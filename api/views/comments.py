@@ -7,7 +7,6 @@ their outcome is stored with the comment for the `form_signals` check, never ref
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +19,7 @@ from api.context import form_tokens, settings, vault
 from api.cors import add_cors_headers, require_allowed_origin, service_origin
 from api.db import get_session
 from api.errors import ApiError
+from api.payloads import parse_json_object
 from api.schemas import SubmissionSchema, dump_comment, to_new_comment
 from core import comments, formtoken, sites
 from core.comments import SubmissionMeta
@@ -48,13 +48,7 @@ def _wants_html() -> bool:
 
 def _read_payload() -> dict[str, Any]:
     if request.mimetype == "application/json":
-        try:
-            payload = json.loads(request.get_data(cache=False) or b"null")
-        except (ValueError, RecursionError) as exc:
-            raise ApiError(400, "malformed_json", "The request body is not valid JSON.") from exc
-        if not isinstance(payload, dict):
-            raise ApiError(400, "malformed_json", "The request body must be a JSON object.")
-        return payload
+        return parse_json_object()
     if request.mimetype == "application/x-www-form-urlencoded":
         return request.form.to_dict(flat=True)
     raise ApiError(

@@ -5,7 +5,6 @@ settings. Every call needs a bearer token or a logged-in session with a role on 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
@@ -13,7 +12,6 @@ from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from api.auth import site_for
 from api.context import vault
 from api.db import get_session
-from api.errors import ApiError
 from api.moderation_schemas import (
     AuthorMarkRequestSchema,
     BulkRequestSchema,
@@ -28,6 +26,7 @@ from api.moderation_schemas import (
     dump_queue_item,
     dump_stats,
 )
+from api.payloads import read_json
 from core import audit, authors, queue, review, site_settings, stats
 from core.queue import QueueFilter
 from core.review import ReviewAction
@@ -35,19 +34,6 @@ from core.sites import SiteCache
 from models import CommentStatus, Role
 
 bp = Blueprint("moderation_api", __name__, url_prefix="/api/v1/sites/<site>/moderation")
-
-
-def read_json() -> dict[str, Any]:
-    """The JSON object body (400 when malformed, 415 for another content type)."""
-    if request.mimetype != "application/json":
-        raise ApiError(415, "unsupported_media_type", "Send application/json.")
-    try:
-        payload = json.loads(request.get_data(cache=False) or b"null")
-    except (ValueError, RecursionError) as exc:
-        raise ApiError(400, "malformed_json", "The request body is not valid JSON.") from exc
-    if not isinstance(payload, dict):
-        raise ApiError(400, "malformed_json", "The request body must be a JSON object.")
-    return payload
 
 
 def queue_filter(args: dict[str, Any]) -> QueueFilter:

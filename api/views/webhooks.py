@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from api.auth import site_for
 from api.context import settings, vault
 from api.db import get_session
-from api.views.moderation_api import read_json
+from api.payloads import read_json
 from api.webhook_schemas import (
     DeliveryArgsSchema,
     EndpointCreateSchema,

@@ -13,10 +13,11 @@ import pytest
 import redis
 from celery import Celery
 
-from api.queue import TaskPublisher, make_publisher, redis_client_for
+from api.queue import TaskPublisher, make_publisher
 from core import tasknames
 from core.config import Settings
 from core.queueconfig import celery_config
+from core.redisclient import redis_client_for
 from tests.support.databases import REDIS_URL
 
 

@@ -18,11 +18,9 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.support.browser import (
-    CHROMIUM,
-    LAUNCH_ARGS,
     XSS,
     Commenter,
     ResponseLog,
@@ -42,16 +40,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStackProcess]
     )
     with proc:
         yield proc
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing (`make system-deps` installs it)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

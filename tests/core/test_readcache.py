@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from core import moderation, readcache
 from core.config import Settings
 from core.privacy import PrivacyVault
-from core.readcache import ReadCache, install_invalidator, redis_client_for
+from core.readcache import ReadCache, install_invalidator
+from core.redisclient import redis_client_for
 from models import CommentStatus, Site
 from tests.support.databases import REDIS_URL
 from tests.support.moderation import submitted

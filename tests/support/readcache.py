@@ -12,7 +12,8 @@ import uuid
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from core.readcache import ReadCache, install_invalidator, redis_client_for
+from core.readcache import ReadCache, install_invalidator
+from core.redisclient import redis_client_for
 from tests.support.databases import REDIS_URL
 
 TEST_TTL_SECONDS = 120
