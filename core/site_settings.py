@@ -1,5 +1,6 @@
-"""A site's moderation settings as admins change them: word lists, the link threshold and
-pre-moderation. Every change is validated and audited with its before and after values."""
+"""A site's moderation settings as admins change them: word lists, the link threshold,
+pre-moderation and how soon after loading a form a comment may be posted. Every change is
+validated and audited with its before and after values."""
 
 from __future__ import annotations
 
@@ -44,6 +45,19 @@ def _max_links(value: Any) -> int:
     return number
 
 
+def _form_min_seconds(value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = -1.0
+    if isinstance(value, bool) or not 0 <= number <= 120:
+        raise InvalidSetting(
+            "bad number",
+            fields={"form_min_seconds": ["seconds from 0 (off) to 120"]},
+        )
+    return number
+
+
 def _flag(name: str, value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -71,6 +85,7 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "moderation_words": _moderation,
     "max_links": _max_links,
     "premoderation": _premoderation,
+    "form_min_seconds": _form_min_seconds,
 }
 
 

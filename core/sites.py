@@ -19,6 +19,7 @@ DEFAULT_POLICY: dict[str, Any] = {
     "max_links": 2,  # WordPress: hold a comment with this many links or more
     "disallowed_words": [],  # matched -> spam
     "moderation_words": [],  # matched -> held
+    "form_min_seconds": 3.0,  # posted sooner after the form loaded -> held
 }
 
 

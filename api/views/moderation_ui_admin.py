@@ -285,7 +285,8 @@ def _forget_cached(site: str) -> None:
 
 @bp.post("/<site>/settings")
 def save_settings(site: str) -> Response:
-    """Save the word lists, the link threshold and site-wide pre-moderation (admins)."""
+    """Save the word lists, the link threshold, the form timing and site-wide pre-moderation
+    (admins)."""
     page = open_action(site, Role.ADMIN)
     form = request.form
     changes = {
@@ -294,6 +295,8 @@ def save_settings(site: str) -> Response:
         "max_links": form.get("max_links", "").strip(),
         "premoderation": "on" if form.get("premoderation") else "off",  # unchecked: absent
     }
+    if "form_min_seconds" in form:
+        changes["form_min_seconds"] = form["form_min_seconds"].strip()
     try:
         site_settings.update(page.session, page.site, changes, page.principal)
     except InvalidSetting as exc:

@@ -571,11 +571,13 @@ def test_admins_save_settings_and_the_change_is_audited(
             "moderation_words": f"{HELD_WORD}\nrefund",
             "max_links": "3",
             "premoderation": "on",
+            "form_min_seconds": "4.5",
         },
     )
     assert response.status_code == 303
     stored = session.get(Site, env.site.id)
     assert stored is not None
+    assert stored.policy["form_min_seconds"] == 4.5
     assert stored.policy["disallowed_words"] == ["casino", "viagra"]
     assert stored.policy["moderation_words"] == [HELD_WORD, "refund"]
     assert stored.policy["max_links"] == 3 and stored.policy["premoderation"] is True
