@@ -22,6 +22,7 @@ from core.review import site_comment
 from models import AuditEntry, AuthorMark, CheckResult, Comment, CommentStatus, Decision, Thread
 
 PAGE_MAX = 100
+CHECK_SCAN_WINDOW = 2_000  # comments one `check=` page examines at most (see list_queue)
 COUNT_CAP = 10_000  # counts above this show as "10,000+": exact counts of a big table are slow
 QUEUE_STATUSES = (
     CommentStatus.HELD,
@@ -158,6 +159,17 @@ def masked_email(comment: Comment, vault: PrivacyVault) -> str:
     )
 
 
+def _in_order(query: Any, flt: QueueFilter, cursor: int | None) -> Any:
+    """The query in the filter's order, after the cursor (keyset pagination on id)."""
+    if flt.oldest_first:
+        if cursor is not None:
+            query = query.where(Comment.id > cursor)
+        return query.order_by(Comment.id)
+    if cursor is not None:
+        query = query.where(Comment.id < cursor)
+    return query.order_by(Comment.id.desc())
+
+
 def list_queue(
     session: Session,
     site_id: int,
@@ -167,20 +179,31 @@ def list_queue(
     cursor: int | None = None,
     limit: int = 50,
 ) -> QueuePage:
-    """One page of the queue; `cursor` is the last id of the previous page."""
+    """One page of the queue; `cursor` is the last id of the previous page. A page holds at
+    most `limit` items; filtered by check it may hold fewer (even none) and still have a
+    next cursor: follow it until it is None."""
     limit = max(1, min(limit, PAGE_MAX))
-    query = _filtered(site_id, flt)
-    if flt.oldest_first:
-        if cursor is not None:
-            query = query.where(Comment.id > cursor)
-        query = query.order_by(Comment.id)
-    else:
-        if cursor is not None:
-            query = query.where(Comment.id < cursor)
-        query = query.order_by(Comment.id.desc())
+    query = _in_order(_filtered(site_id, flt), flt, cursor)
+    window_end: int | None = None
+    if flt.check:
+        # Which check objected is known only through the decisions, so no index leads
+        # straight to matching comments: a page examines at most CHECK_SCAN_WINDOW comments
+        # of the status (the next ones in order) and may come back short, with a cursor
+        # to continue from, instead of walking the whole status when matches are rare.
+        unfiltered = _in_order(
+            select(Comment.id).where(Comment.site_id == site_id, Comment.status == flt.status),
+            flt,
+            cursor,
+        )
+        window = unfiltered.limit(CHECK_SCAN_WINDOW)
+        query = query.where(Comment.id.in_(window.scalar_subquery()))
+        window_end = session.scalar(unfiltered.offset(CHECK_SCAN_WINDOW - 1).limit(1))
     rows = list(session.scalars(query.limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
+    next_cursor = rows[-1].id if more and rows else None
+    if not more and window_end is not None:
+        next_cursor = window_end  # the window was full: later comments are unexamined
     history = decisions_for(session, [c.id for c in rows])
     items = [
         QueueItem(
@@ -191,7 +214,7 @@ def list_queue(
         )
         for c in rows
     ]
-    return QueuePage(items, rows[-1].id if more and rows else None)
+    return QueuePage(items, next_cursor)
 
 
 def status_counts(session: Session, site_id: int) -> dict[str, tuple[int, bool]]:

@@ -414,3 +414,34 @@ def test_a_read_records_the_tokens_last_use_and_unknown_sites_look_like_foreign_
     foreign = client.get("/api/v1/sites/other/moderation/queue", headers=admin)
     assert unknown.status_code == foreign.status_code == 404
     assert unknown.get_json() == foreign.get_json()
+
+
+def test_check_filter_examines_a_bounded_window_per_page(
+    client: FlaskClient,
+    session: Session,
+    site: Site,
+    vault: PrivacyVault,
+    settings: Settings,
+    admin: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("core.queue.CHECK_SCAN_WINDOW", 3)
+    linky = submitted(
+        session, site, vault, settings, body="see https://a.example and https://b.example"
+    )
+    moderation.moderate(session, linky.id, vault=vault)
+    session.commit()
+    newer = [held(session, site, vault, settings).id for _ in range(4)]
+    seen: list[int] = []
+    pages = 0
+    url: str | None = BASE + "/queue?check=max_links&limit=2"
+    while url is not None:
+        body = client.get(url, headers=admin).get_json()
+        assert len(body["items"]) <= 2
+        seen += [item["id"] for item in body["items"]]
+        url = body["next"]
+        pages += 1
+    assert seen == [linky.id]
+    assert pages == 2  # the first window (three newest) held no match, yet gave a cursor
+    everything = client.get(BASE + "/queue?limit=100", headers=admin).get_json()
+    assert [i["id"] for i in everything["items"]] == [*newer[::-1], linky.id]
