@@ -258,6 +258,7 @@ def _settings_form(page: Page, *, status: int = 200, **extra: Any) -> Response:
         "disallowed_words": "\n".join(values.get("disallowed_words") or []),
         "moderation_words": "\n".join(values.get("moderation_words") or []),
         "max_links": values.get("max_links"),
+        "form_min_seconds": values.get("form_min_seconds"),
         "premoderation": bool(values.get("premoderation")),
     }
     shown.update(extra.pop("submitted", {}))

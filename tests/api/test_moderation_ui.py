@@ -563,6 +563,7 @@ def test_admins_save_settings_and_the_change_is_audited(
     token = logged_in(client, env.moderator(Role.ADMIN, "admin@example.org"))
     page = text(client.get("/moderation/gazette/settings"))
     assert '<label for="disallowed_words">' in page and "<fieldset disabled" not in page
+    assert 'name="form_min_seconds" type="number"' in page and 'value="3.0"' in page
     response = client.post(
         "/moderation/gazette/settings",
         data={
