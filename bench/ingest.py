@@ -60,7 +60,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -1201,14 +1201,18 @@ def summarize_runs(cfg: Config, runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {"rows": rows, "ratios": ratios, "approvals": approvals}
 
 
+def nearest_rank(ordered: Sequence[float], p: float) -> float:
+    """The p-th percentile of already sorted values, by nearest rank (as loadgen.pct)."""
+    return ordered[max(0, min(len(ordered) - 1, math.ceil(p * len(ordered) / 100) - 1))]
+
+
 def load_summary(samples_s: list[float]) -> dict[str, float | None]:
     ordered = sorted(samples_s)
     if not ordered:
         return {"p50_ms": None, "p99_ms": None, "max_ms": None}
 
-    def pct(p: float) -> float:  # nearest rank, as loadgen.pct
-        k = max(0, min(len(ordered) - 1, math.ceil(p * len(ordered) / 100) - 1))
-        return round(ordered[k] * 1000, 1)
+    def pct(p: float) -> float:
+        return round(nearest_rank(ordered, p) * 1000, 1)
 
     return {"p50_ms": pct(50), "p99_ms": pct(99), "max_ms": round(ordered[-1] * 1000, 1)}
 

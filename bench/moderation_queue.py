@@ -73,13 +73,11 @@ import gc
 import http.client
 import importlib.metadata
 import json
-import math
 import os
 import platform
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -97,6 +95,10 @@ from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+if __package__ in (None, ""):  # `python bench/<script>.py`: make `bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.ingest import free_port, git_commit, nearest_rank
 from core.accounts import create_token
 from core.checks.pipeline import default_checks
 from core.config import Settings
@@ -799,20 +801,15 @@ def make_cases(p: Picks, vault: PrivacyVault) -> list[Case]:
     ]
 
 
-def percentile(sorted_ms: list[float], p: float) -> float:
-    """Nearest rank."""
-    return sorted_ms[max(0, math.ceil(p / 100 * len(sorted_ms)) - 1)]
-
-
 def summarize(samples_ms: list[float]) -> dict[str, Any]:
     s = sorted(samples_ms)
     if not s:
         return {"n": 0}
     return {
         "n": len(s),
-        "p50": round(percentile(s, 50), 2),
-        "p95": round(percentile(s, 95), 2),
-        "p99": round(percentile(s, 99), 2),
+        "p50": round(nearest_rank(s, 50), 2),
+        "p95": round(nearest_rank(s, 95), 2),
+        "p99": round(nearest_rank(s, 99), 2),
         "max": round(s[-1], 2),
         "mean": round(sum(s) / len(s), 2),
     }
@@ -1094,12 +1091,6 @@ def explain_case(
 # ------------------------------------------------------------------------------------------
 # HTTP
 # ------------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def http_get(port: int, path: str, token: str) -> tuple[int, bytes, float]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
@@ -1403,13 +1394,6 @@ def versions() -> dict[str, str]:
         with contextlib.suppress(importlib.metadata.PackageNotFoundError):
             found[dist] = importlib.metadata.version(dist)
     return found
-
-
-def git_commit() -> str | None:
-    probe = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True
-    )
-    return probe.stdout.strip() or None
 
 
 # ------------------------------------------------------------------------------------------

@@ -31,7 +31,6 @@ import json
 import math
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -49,6 +48,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
+if __package__ in (None, ""):  # `python bench/<script>.py`: make `bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.ingest import free_port, nearest_rank
 from core import accounts
 from core.sites import DEMO_SITE_KEY, get_site
 from models import Comment, CommentStatus, Role, Thread
@@ -151,13 +154,6 @@ class Receiver:
 
 
 # -- the stack ----------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -344,14 +340,6 @@ def submit_steadily(stack: Stack, cfg: Config, thread: str, seconds: float) -> i
     return accepted
 
 
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
-
-
 def wait_drained(
     stack: Stack, thread: str, accepted: int, fast: Receiver, timeout: float
 ) -> list[tuple[dt.datetime, dt.datetime | None, str]]:
@@ -424,8 +412,8 @@ def run_phase(cfg: Config, name: str, with_slow: bool, max_in_flight: int) -> di
 def summary(values: list[float]) -> dict[str, float]:
     return {
         "n": float(len(values)),
-        "p50": percentile(values, 50),
-        "p99": percentile(values, 99),
+        "p50": nearest_rank(sorted(values), 50) if values else math.nan,
+        "p99": nearest_rank(sorted(values), 99) if values else math.nan,
         "max": max(values) if values else math.nan,
     }
 
