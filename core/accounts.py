@@ -111,8 +111,6 @@ def _throttle(session: Session, login: str, ip_index: bytes | None, settings: Se
         oldest = session.scalar(
             select(func.min(LoginAttempt.attempted_at)).where(or_(*blocking), *failed)
         )
-        if oldest is not None and oldest.tzinfo is None:
-            oldest = oldest.replace(tzinfo=dt.UTC)
         reopens = (oldest or utcnow()) + dt.timedelta(minutes=settings.login_window_minutes)
         raise LoginThrottled(
             "Too many failed logins; try again later.",

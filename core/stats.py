@@ -73,8 +73,6 @@ def site_stats(session: Session, site_id: int, *, days: int = 30) -> SiteStats:
                 Comment.site_id == site_id, Comment.status == status
             )
         ).one()
-        if oldest is not None and oldest.tzinfo is None:
-            oldest = oldest.replace(tzinfo=dt.UTC)
         queues.append(QueueAge(status.value, int(size), oldest))
 
     reasons = session.execute(
