@@ -59,6 +59,11 @@ def facts_for(comment: Comment, vault: PrivacyVault) -> CommentFacts:
         ip_index=comment.ip_index,
         user_agent=comment.user_agent,
         form_signals=comment.form_signals,
+        site_id=comment.site_id,
+        comment_id=comment.id,
+        submitted_at=comment.submitted_at,
+        email_index=comment.email_index,
+        thread_key=comment.thread.key,
     )
 
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+if TYPE_CHECKING:
+    from core.text.normalize import NormalizedText
 
 
 class Action(enum.StrEnum):
@@ -55,6 +60,21 @@ class CommentFacts:
     user_agent: str | None
     # What the submitting form reported (core.formtoken.form_signals); None for API clients.
     form_signals: Mapping[str, Any] | None = None
+    # Where and when: history checks compare against earlier comments of the same site.
+    # All None for a comment that is not stored (the Akismet-compatible oracle).
+    site_id: int | None = None
+    comment_id: int | None = None
+    submitted_at: dt.datetime | None = None
+    email_index: bytes | None = None
+    thread_key: str | None = None
+
+    @cached_property
+    def text(self) -> NormalizedText:
+        """The body normalised once for every text check (NFKC, confusables, leetspeak...),
+        with offsets that map back to the original body for spans."""
+        from core.text.normalize import normalize  # imported here: base stays import-light
+
+        return normalize(self.body)
 
 
 @dataclass(frozen=True)
@@ -68,6 +88,11 @@ class CheckContext:
     author_standing_reason: str = ""
     # The site or the thread holds every comment for a human.
     premoderated: bool = False
+    # Earlier comments for flood, rate, duplicate and trust checks (core.history.HistoryView):
+    # the database in the worker, an in-memory record in the backtest. None: no history.
+    history: Any = None
+    # The classifiers in effect for this site (core.classify.registry.ClassifierSet).
+    classifiers: Any = None
 
 
 class Check(Protocol):
