@@ -57,13 +57,16 @@ class Standing:
 
 
 def standing(
-    session: Session, site_id: int, email_index: bytes, ip_truncated: str | None
+    session: Session, site_id: int, email_index: bytes | None, ip_truncated: str | None
 ) -> Standing:
     """Whether the author (by email index, or for bans by IP prefix) is banned or trusted."""
-    by_author = AuthorMark.email_index == email_index
-    matches = [by_author]
+    matches = []
+    if email_index is not None:
+        matches.append(AuthorMark.email_index == email_index)
     if ip_truncated:
         matches.append(AuthorMark.ip_prefix == ip_truncated)
+    if not matches:
+        return Standing(None)
     marks = list(
         session.scalars(select(AuthorMark).where(AuthorMark.site_id == site_id, or_(*matches)))
     )

@@ -23,7 +23,7 @@ from core.checks import Action, CheckContext, Verdict, default_checks, run_pipel
 from core.checks.base import CommentFacts
 from core.privacy import EncryptedEmail, PrivacyVault
 from core.sites import site_policy
-from models import CheckResult, Comment, CommentStatus, Decision
+from models import CheckResult, Comment, CommentStatus, Decision, Site
 from models.base import utcnow
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,29 @@ def facts_for(comment: Comment, vault: PrivacyVault) -> CommentFacts:
     )
 
 
+def context_for(
+    session: Session,
+    site: Site,
+    facts: CommentFacts,
+    *,
+    vault: PrivacyVault,
+    thread_premoderated: bool = False,
+) -> CheckContext:
+    """Everything the checks need besides the comment: the site's policy, what moderators
+    decided about the author, pre-moderation, earlier comments and the classifiers. The
+    worker and the Akismet-compatible oracle build their contexts here, so both decide
+    alike."""
+    policy = site_policy(site)
+    author = authors.standing(session, site.id, facts.email_index, facts.ip_truncated)
+    return CheckContext(
+        policy=policy,
+        ip_index_of=vault.ip_index,
+        author_standing=author.kind,
+        author_standing_reason=author.reason,
+        premoderated=bool(policy.get("premoderation")) or thread_premoderated,
+    )
+
+
 def moderate(session: Session, comment_id: int, *, vault: PrivacyVault) -> Outcome:
     """Decide one PENDING comment with the pipeline. Idempotent: anything already decided
     (or gone) is left alone. The caller commits."""
@@ -75,16 +98,15 @@ def moderate(session: Session, comment_id: int, *, vault: PrivacyVault) -> Outco
         outbox.complete(session, tasknames.MODERATE, comment_id)
         log.info("already decided", extra={"comment_id": comment_id})
         return Outcome(comment_id, changed=False, status=comment.status if comment else None)
-    policy = site_policy(comment.thread.site)
-    author = authors.standing(session, comment.site_id, comment.email_index, comment.ip_truncated)
-    ctx = CheckContext(
-        policy=policy,
-        ip_index_of=vault.ip_index,
-        author_standing=author.kind,
-        author_standing_reason=author.reason,
-        premoderated=bool(policy.get("premoderation")) or comment.thread.premoderated,
+    facts = facts_for(comment, vault)
+    ctx = context_for(
+        session,
+        comment.thread.site,
+        facts,
+        vault=vault,
+        thread_premoderated=comment.thread.premoderated,
     )
-    result = run_pipeline(default_checks(), facts_for(comment, vault), ctx)
+    result = run_pipeline(default_checks(), facts, ctx)
     return decide(
         session,
         comment,

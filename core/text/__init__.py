@@ -1,0 +1,1 @@
+"""Text helpers shared by the checks: normalisation and fingerprints."""
