@@ -27,6 +27,7 @@ from core.errors import (
 )
 from core.privacy import PrivacyVault, truncate_ip
 from core.sites import SiteLike
+from core.text.fingerprint import bands, fingerprint_body
 from models import Comment, CommentStatus, Thread
 from models.base import utcnow
 
@@ -106,6 +107,10 @@ def submit(
     encrypted = vault.encrypt_email(data.email)
     ip_index = vault.ip_index(meta.ip) if meta.ip else None
     digest = body_digest(data.comment)
+    # Near-duplicate fingerprint and its bands (core.history looks them up); None for
+    # very short comments, which are compared by body_hash only.
+    fingerprint = fingerprint_body(data.comment)
+    fingerprint_bands = bands(fingerprint) if fingerprint is not None else (None,) * 4
     flood_seconds = int(site.policy.get("flood_seconds", settings.flood_seconds))
 
     thread = get_or_create_thread(
@@ -136,6 +141,11 @@ def submit(
         referrer=(meta.referrer or None) and meta.referrer[:2000],
         body=data.comment,
         body_hash=digest,
+        simhash=fingerprint,
+        simhash_b0=fingerprint_bands[0],
+        simhash_b1=fingerprint_bands[1],
+        simhash_b2=fingerprint_bands[2],
+        simhash_b3=fingerprint_bands[3],
         status=CommentStatus.PENDING,
         submitted_at=utcnow(),
         form_signals=data.form_signals,

@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy import JSON, BigInteger, Enum, ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, created_at
@@ -47,6 +47,14 @@ class Comment(Base):
         Index("ix_comments_thread_body_hash", "thread_id", "body_hash"),
         Index("ix_comments_email_index_submitted", "email_index", "submitted_at"),
         Index("ix_comments_ip_index_submitted", "ip_index", "submitted_at"),
+        # History checks (core.history): the site's comments in a time window (flood), the
+        # same text anywhere on the site, and one index per SimHash band (near-duplicates).
+        Index("ix_comments_site_submitted", "site_id", "submitted_at"),
+        Index("ix_comments_site_body_hash", "site_id", "body_hash", "submitted_at"),
+        Index("ix_comments_site_simhash_b0", "site_id", "simhash_b0", "submitted_at"),
+        Index("ix_comments_site_simhash_b1", "site_id", "simhash_b1", "submitted_at"),
+        Index("ix_comments_site_simhash_b2", "site_id", "simhash_b2", "submitted_at"),
+        Index("ix_comments_site_simhash_b3", "site_id", "simhash_b3", "submitted_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -66,6 +74,13 @@ class Comment(Base):
     body: Mapped[str] = mapped_column(Text)
     # SHA-256 of the body, for WordPress-style duplicate detection without comparing Text.
     body_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    # SimHash of the normalised body (core.text.fingerprint) and its four 16-bit bands, for
+    # near-duplicate lookups; all NULL for very short bodies and rows stored before 0004.
+    simhash: Mapped[int | None] = mapped_column(BigInteger)
+    simhash_b0: Mapped[int | None]
+    simhash_b1: Mapped[int | None]
+    simhash_b2: Mapped[int | None]
+    simhash_b3: Mapped[int | None]
     status: Mapped[CommentStatus] = mapped_column(
         Enum(
             CommentStatus,
