@@ -6,6 +6,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 8000
+# The Akismet client the integration tests drive (tests/akismet_client), from its lockfile.
+AKISMET_CLIENT := tests/akismet_client
+NODE_STAMP     := $(AKISMET_CLIENT)/node_modules/.installed-stamp
 
 .PHONY: help install run test test-fast lint fmt bench system-deps migrate clean
 
@@ -20,6 +23,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## Create .venv and install Replyguard with its development tools
 
+$(NODE_STAMP): $(AKISMET_CLIENT)/package.json $(AKISMET_CLIENT)/package-lock.json
+	cd $(AKISMET_CLIENT) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
 run: $(STAMP) ## Start API + Celery worker + beat + embedded Redis on SQLite (http://127.0.0.1:$(PORT)/demo)
 	PORT=$(PORT) $(BIN)/replyguard run
 
@@ -33,7 +40,7 @@ system-deps: ## Install Chromium (browser tests) and docker-compose (compose fil
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-test: $(STAMP) system-deps ## Run the whole suite (PostgreSQL and Redis on 127.0.0.1, see README)
+test: $(STAMP) $(NODE_STAMP) system-deps ## Run the whole suite (PostgreSQL and Redis on 127.0.0.1, see README)
 	$(BIN)/pytest
 
 test-fast: $(STAMP) system-deps ## Unit and API tests only (no service processes, no browser)
@@ -55,4 +62,4 @@ migrate: $(STAMP) ## Apply migrations to REPLYGUARD_DATABASE_URL
 	$(BIN)/replyguard migrate
 
 clean: ## Remove the virtualenv, caches and the instance folder
-	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache $(AKISMET_CLIENT)/node_modules

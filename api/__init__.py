@@ -7,6 +7,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import db, errors, httpcache, logs, queue, security
 from api.views import (
+    akismet,
     comments,
     demo,
     embed,
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         webhooks.bp,
         threads.bp,
         embed.bp,
+        akismet.bp,
     ):
         app.register_blueprint(blueprint)
     return app

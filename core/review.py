@@ -5,8 +5,9 @@ same compare-and-set, decision row and events) and writes an audit row.
 Conflicts are refused, never silently merged: deciding a comment that someone else has
 just decided (the status is no longer the one the moderator saw), or asking for the
 status it already has, raises DecisionConflict with the current status and last decision.
-The moderators' Decision rows (decided_by "moderator:<id>" or "token:<id>") are the
-labels the learning classifiers train on.
+Each moderator decision also records its training label (core.labels: approve and not
+spam → ham, spam → spam, reject → abuse) in the same transaction, the labels the learning
+classifiers train on.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import audit, authors, moderation
+from core import audit, authors, labels, moderation
 from core.access import Principal
 from core.comments import body_digest
 from core.errors import CommentNotFound, DecisionConflict, InvalidSetting
@@ -117,6 +118,16 @@ def decide(
     )
     if not outcome.changed:  # lost a race inside the same instant
         raise _conflict(session, comment, "Another decision on this comment came first.")
+    label = labels.label_for_transition(before, target)
+    if label is not None:  # the moderator's judgement of the text, for the classifiers
+        labels.record_label(
+            session,
+            site_id=site_id,
+            body=comment.body,
+            label=label,
+            source=principal.actor,
+            comment_id=comment.id,
+        )
     audit.record(
         session,
         principal,

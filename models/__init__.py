@@ -6,6 +6,7 @@ from models.audit import AuditEntry, AuthorMark, Event
 from models.base import Base
 from models.comment import Comment, CommentStatus
 from models.decision import CheckResult, Decision
+from models.label import SiteModel, TrainingLabel
 from models.outbox import OutboxEntry
 from models.site import Site, Thread
 from models.webhook import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -27,7 +28,9 @@ __all__ = [
     "OutboxEntry",
     "Role",
     "Site",
+    "SiteModel",
     "Thread",
+    "TrainingLabel",
     "WebSession",
     "WebhookAttempt",
     "WebhookDelivery",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, text
+from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, created_at
@@ -51,5 +51,7 @@ class CheckResult(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     # Offending [start, end) character offsets in the comment body, for highlighting.
     spans: Mapped[list[list[int]] | None] = mapped_column(JSON)
+    # A check run in shadow mode (being evaluated): its verdict is recorded, never acted on.
+    shadow: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     decision: Mapped[Decision] = relationship(back_populates="checks")

@@ -13,6 +13,8 @@ from models.db import make_engine
 from models.migrate import downgrade, upgrade
 
 TABLES = {
+    "training_labels",
+    "site_models",
     "sites",
     "threads",
     "comments",
