@@ -7,6 +7,9 @@ import sys
 import click
 
 from cli.accounts import moderators, tokens
+from cli.backtest import backtest
+from cli.learn import learn
+from cli.train import train
 from core.config import ConfigError, Settings
 from core.privacy import new_key_material
 from models.db import make_engine, make_sessionmaker, session_scope
@@ -104,6 +107,9 @@ def run(port: int | None, web_workers: int, concurrency: int) -> None:
 
 main.add_command(moderators)
 main.add_command(tokens)
+main.add_command(backtest)
+main.add_command(train)
+main.add_command(learn)
 
 
 if __name__ == "__main__":

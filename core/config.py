@@ -45,6 +45,8 @@ class Settings:
     # The sweeper runs this often and re-sends comments still pending after stale_after.
     sweep_interval_seconds: int = 60
     stale_after_seconds: int = 120
+    # Beat fine-tunes the models of sites with new moderator labels this often.
+    learn_interval_seconds: int = 3600
     # A comment whose moderation task has started this many times without finishing (it
     # crashes a check, or kills its worker) is held for a human instead of retried forever.
     max_attempts: int = 5

@@ -21,6 +21,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 from core import authors, events, outbox, readcache, tasknames
 from core.checks import Action, CheckContext, Verdict, default_checks, run_pipeline
 from core.checks.base import CommentFacts
+from core.classify.linear import ModelFileError
+from core.classify.registry import ClassifierSet, classifiers_for
+from core.history import DatabaseHistory
 from core.privacy import EncryptedEmail, PrivacyVault
 from core.sites import site_policy
 from models import CheckResult, Comment, CommentStatus, Decision, Site
@@ -87,7 +90,19 @@ def context_for(
         author_standing=author.kind,
         author_standing_reason=author.reason,
         premoderated=bool(policy.get("premoderation")) or thread_premoderated,
+        history=DatabaseHistory(session, exclude_id=facts.comment_id),
+        classifiers=_classifiers(session, site.id),
     )
+
+
+def _classifiers(session: Session, site_id: int) -> ClassifierSet | None:
+    """The site's models; None when they cannot be loaded, which makes the classifier
+    checks raise CheckUnavailable: the comment is held, never approved without them."""
+    try:
+        return classifiers_for(session, site_id)
+    except ModelFileError:
+        log.exception("classifier models unavailable")
+        return None
 
 
 def moderate(session: Session, comment_id: int, *, vault: PrivacyVault) -> Outcome:
@@ -114,6 +129,7 @@ def moderate(session: Session, comment_id: int, *, vault: PrivacyVault) -> Outco
         decided_by=result.decided_by,
         reason=result.reason,
         verdicts=result.verdicts,
+        shadow=result.shadow,
     )
 
 
@@ -126,6 +142,7 @@ def decide(
     reason: str,
     verdicts: list[tuple[str, Verdict | None]] | None = None,
     expected: CommentStatus = CommentStatus.PENDING,
+    shadow: frozenset[str] = frozenset(),
 ) -> Outcome:
     """Compare-and-set `expected → new_status` with its audit trail. The caller commits."""
     now = utcnow()
@@ -166,6 +183,7 @@ def decide(
                     "spans": [list(span) for span in verdict.spans]
                     if verdict and verdict.spans
                     else None,
+                    "shadow": name in shadow,
                 }
                 for position, (name, verdict) in enumerate(verdicts)
             ],

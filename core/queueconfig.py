@@ -76,6 +76,11 @@ def celery_config(settings: Settings, *, role: str) -> dict[str, Any]:
                 "schedule": 3600.0,
                 "options": {"queue": tasknames.QUEUE_MAINTENANCE},
             },
+            "learn-sites": {
+                "task": tasknames.LEARN_SITES,
+                "schedule": float(settings.learn_interval_seconds),
+                "options": {"queue": tasknames.QUEUE_MAINTENANCE},
+            },
         },
     }
     return config

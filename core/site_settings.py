@@ -1,5 +1,6 @@
-"""A site's moderation settings as admins change them: word lists, the link threshold,
-pre-moderation and how soon after loading a form a comment may be posted. Every change is
+"""A site's moderation settings as admins change them: word lists, link and domain rules,
+pre-moderation, how soon after loading a form a comment may be posted, the classifiers'
+thresholds, flood limits and the checks running in shadow mode. Every change is
 validated and audited with its before and after values."""
 
 from __future__ import annotations
@@ -58,6 +59,62 @@ def _form_min_seconds(value: Any) -> float:
     return number
 
 
+def _score(name: str, *, allow_off: bool) -> Callable[[Any], float | None]:
+    """A classifier threshold between 0 and 1; with `allow_off`, empty or 0 turns it off."""
+
+    def parse(value: Any) -> float | None:
+        if allow_off and value in (None, "", 0, "0", False, "off"):
+            return None
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = -1.0
+        if isinstance(value, bool) or not 0 < number <= 1:
+            hint = "a score above 0 and at most 1" + (" (empty: off)" if allow_off else "")
+            raise InvalidSetting("bad threshold", fields={name: [hint]})
+        return number
+
+    return parse
+
+
+def _count(name: str, maximum: int) -> Callable[[Any], int]:
+    def parse(value: Any) -> int:
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            number = -1
+        if isinstance(value, bool) or not 0 <= number <= maximum:
+            raise InvalidSetting("bad number", fields={name: [f"a whole number, 0 to {maximum}"]})
+        return number
+
+    return parse
+
+
+def _domains(name: str) -> Callable[[Any], list[str]]:
+    def parse(value: Any) -> list[str]:
+        if isinstance(value, str):
+            value = value.split()
+        return [entry.lower() for entry in _word_list(name, value)]
+
+    return parse
+
+
+def _shadow_checks(value: Any) -> list[str]:
+    from core.checks.pipeline import check_names
+
+    names = _word_list("shadow_checks", value)
+    known = check_names()
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise InvalidSetting(
+            "unknown checks",
+            fields={
+                "shadow_checks": [f"not a check: {', '.join(unknown)}; one of {', '.join(known)}"]
+            },
+        )
+    return names
+
+
 def _flag(name: str, value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -86,12 +143,26 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "max_links": _max_links,
     "premoderation": _premoderation,
     "form_min_seconds": _form_min_seconds,
+    "blocked_domains": _domains("blocked_domains"),
+    "allowed_domains": _domains("allowed_domains"),
+    "spam_hold_at": _score("spam_hold_at", allow_off=True),
+    "spam_at": _score("spam_at", allow_off=True),
+    "toxicity_hold_at": _score("toxicity_hold_at", allow_off=True),
+    "toxicity_reject_at": _score("toxicity_reject_at", allow_off=True),
+    "shadow_checks": _shadow_checks,
+    "flood_window_minutes": _count("flood_window_minutes", 1440),
+    "flood_max_per_ip": _count("flood_max_per_ip", 100000),
+    "flood_max_per_email": _count("flood_max_per_email", 100000),
+    "flood_max_per_site": _count("flood_max_per_site", 10000000),
+    "duplicates_window_days": _count("duplicates_window_days", 365),
 }
 
 
 def current(site: Site) -> dict[str, Any]:
     """The settings in effect (the site's policy over the defaults)."""
-    policy = site_policy(site)
+    from core.checks.history import POLICY_DEFAULTS as HISTORY_DEFAULTS
+
+    policy = {**HISTORY_DEFAULTS, **site_policy(site)}
     return {key: policy.get(key, False if key == "premoderation" else None) for key in PARSERS}
 
 

@@ -20,6 +20,16 @@ DEFAULT_POLICY: dict[str, Any] = {
     "disallowed_words": [],  # matched -> spam
     "moderation_words": [],  # matched -> held
     "form_min_seconds": 3.0,  # posted sooner after the form loaded -> held
+    "blocked_domains": [],  # links to these (and their subdomains) -> spam
+    "allowed_domains": [],  # links the link checks never flag (e.g. the site's own)
+    # Classifier thresholds (core.checks.classifiers): hold, then spam at the higher one;
+    # toxicity only holds unless the site opts in to rejecting with toxicity_reject_at.
+    "spam_hold_at": 0.5,
+    "spam_at": 0.97,
+    "toxicity_hold_at": 0.7,
+    "toxicity_reject_at": None,
+    "shadow_checks": [],  # run and recorded, never acted on
+    # Flood, duplicate and trust limits default in core.checks.history.POLICY_DEFAULTS.
 }
 
 

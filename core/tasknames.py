@@ -7,6 +7,7 @@ PRUNE_ACCOUNTS = "replyguard.prune_accounts"
 DELIVER_WEBHOOK = "replyguard.deliver_webhook"
 POLL_WEBHOOKS = "replyguard.poll_webhooks"
 PRUNE_WEBHOOKS = "replyguard.prune_webhooks"
+LEARN_SITES = "replyguard.learn_sites"
 
 # Queues: moderation work never waits behind maintenance or webhooks. Deliveries have a
 # queue (and a worker) of their own, so a receiver that takes 15 s to answer occupies a
@@ -22,4 +23,5 @@ TASK_QUEUES = {
     DELIVER_WEBHOOK: QUEUE_WEBHOOKS,
     POLL_WEBHOOKS: QUEUE_MAINTENANCE,
     PRUNE_WEBHOOKS: QUEUE_MAINTENANCE,
+    LEARN_SITES: QUEUE_MAINTENANCE,
 }

@@ -14,7 +14,7 @@ from celery import shared_task
 from celery.exceptions import MaxRetriesExceededError
 from sqlalchemy.exc import OperationalError
 
-from core import accounts, moderation, sweeper, tasknames
+from core import accounts, learning, moderation, sweeper, tasknames
 from core.checks import CheckUnavailable
 from models.db import session_scope
 from workers.celery_app import publish, session_factory, settings, vault
@@ -79,3 +79,17 @@ def prune_accounts() -> int:
     with session_scope(session_factory()) as session:
         pruned = accounts.prune(session, settings())
     return pruned.login_attempts + pruned.sessions
+
+
+@shared_task(name=tasknames.LEARN_SITES, acks_late=True, ignore_result=True)
+def learn_sites() -> int:
+    """Fine-tune the models of every site with new moderator labels; returns how many
+    models were trained. Each site commits on its own, so one bad site does not stop
+    the others."""
+    trained = 0
+    with session_scope(session_factory()) as session:
+        site_ids = learning.sites_with_new_labels(session)
+    for site_id in site_ids:
+        with session_scope(session_factory()) as session:
+            trained += sum(r.trained for r in learning.learn_site(session, site_id))
+    return trained

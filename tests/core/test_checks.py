@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 
 from core.checks import Action, CheckContext, default_checks, run_pipeline
-from core.checks.base import CommentFacts
+from core.checks.base import CheckUnavailable, CommentFacts
 from core.checks.links import MaxLinks
+from core.checks.pipeline import check_names
 from core.checks.words import DisallowedWords, ModerationWords
+from core.classify.registry import default_classifiers
 from core.privacy import PrivacyVault
 
 
@@ -64,27 +66,47 @@ def test_ip_entries_match_by_blind_index_or_prefix(vault: PrivacyVault) -> None:
 
 def test_pipeline_most_severe_wins_and_every_verdict_is_kept() -> None:
     ctx = CheckContext(
-        policy={"disallowed_words": ["viagra"], "moderation_words": ["viagra"], "max_links": 2}
+        policy={"disallowed_words": ["viagra"], "moderation_words": ["viagra"], "max_links": 2},
+        classifiers=default_classifiers(),
     )
     result = run_pipeline(
         default_checks(), facts("viagra https://a.example https://b.example"), ctx
     )
     assert result.action is Action.SPAM
     assert result.decided_by == "check:disallowed_words"
-    assert [name for name, _ in result.verdicts] == [
-        "author_banned",
-        "form_signals",
-        "disallowed_words",
-        "moderation_words",
-        "max_links",
-        "premoderation",
-    ]
-    assert all(v is not None for _, v in result.verdicts[2:5])
-    assert result.verdicts[0][1] is None and result.verdicts[1][1] is None
-    assert result.verdicts[5][1] is None
+    assert [name for name, _ in result.verdicts] == check_names()
+    said = {name: verdict for name, verdict in result.verdicts}
+    assert said["disallowed_words"] and said["moderation_words"] and said["max_links"]
+    assert said["author_banned"] is None and said["form_signals"] is None
+    assert said["premoderation"] is None
+
+
+def test_shadow_checks_are_recorded_but_never_decide() -> None:
+    policy = {"disallowed_words": ["viagra"], "shadow_checks": ["disallowed_words"]}
+    ctx = CheckContext(policy=policy, classifiers=default_classifiers())
+    result = run_pipeline(default_checks(), facts("Cheap viagra, order today"), ctx)
+    said = dict(result.verdicts)
+    assert said["disallowed_words"] is not None
+    assert said["disallowed_words"].action is Action.SPAM
+    assert result.decided_by != "check:disallowed_words"
+    assert result.shadow == frozenset({"disallowed_words"})
+    live = CheckContext(policy={"disallowed_words": ["viagra"]}, classifiers=default_classifiers())
+    assert run_pipeline(default_checks(), facts("Cheap viagra, order today"), live).action is (
+        Action.SPAM
+    )
+
+
+def test_a_shadow_check_that_cannot_run_holds_nothing_but_an_acting_one_does() -> None:
+    no_models = CheckContext(policy={"shadow_checks": ["spam_classifier", "toxicity"]})
+    result = run_pipeline(default_checks(), facts(), no_models)
+    assert result.action is Action.APPROVE
+    assert dict(result.verdicts)["spam_classifier"] is None
+    with pytest.raises(CheckUnavailable):
+        run_pipeline(default_checks(), facts(), CheckContext(policy={}))
 
 
 def test_pipeline_approves_when_nobody_objects() -> None:
-    result = run_pipeline(default_checks(), facts(), CheckContext(policy={}))
+    ctx = CheckContext(policy={}, classifiers=default_classifiers())
+    result = run_pipeline(default_checks(), facts(), ctx)
     assert result.action is Action.APPROVE
     assert result.reason == "no check objected"

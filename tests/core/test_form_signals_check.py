@@ -10,6 +10,7 @@ import pytest
 from core.checks import Action, CheckContext, default_checks, run_pipeline
 from core.checks.base import CommentFacts
 from core.checks.formsignals import FormSignals
+from core.classify.registry import default_classifiers
 
 
 def facts(signals: dict[str, Any] | None) -> CommentFacts:
@@ -60,7 +61,7 @@ def test_the_site_policy_sets_the_minimum_time() -> None:
 
 
 def test_in_the_pipeline_a_filled_honeypot_is_spam_and_a_fast_form_only_held() -> None:
-    ctx = CheckContext(policy={})
+    ctx = CheckContext(policy={}, classifiers=default_classifiers())
     spam = run_pipeline(default_checks(), facts(signals(honeypot=True)), ctx)
     assert (spam.action, spam.decided_by) == (Action.SPAM, "check:form_signals")
     fast = run_pipeline(default_checks(), facts(signals(seconds=0.5)), ctx)

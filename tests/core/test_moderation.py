@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core import comments, moderation, sweeper, tasknames
+from core.checks.pipeline import check_names
 from core.comments import NewComment, SubmissionMeta
 from core.config import Settings
 from core.privacy import PrivacyVault
@@ -53,14 +54,7 @@ def test_moderate_approves_writes_audit_and_completes_outbox(
         "approved",
         "pipeline",
     )
-    assert [c.check_name for c in decision.checks] == [
-        "author_banned",
-        "form_signals",
-        "disallowed_words",
-        "moderation_words",
-        "max_links",
-        "premoderation",
-    ]
+    assert [c.check_name for c in decision.checks] == check_names()
     assert all(c.action is None and c.reason == "no opinion" for c in decision.checks)
     assert session.scalar(select(func.count()).select_from(OutboxEntry)) == 0
 

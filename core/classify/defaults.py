@@ -1,0 +1,81 @@
+"""How the shipped default models are made from the public labelled sets.
+
+`replyguard train defaults --data DIR` reads the sets below from DIR (the layout of the
+project's shared data folder) and writes the three files of core/classify/models/.
+Only sets whose licence allows redistributing a model trained on them are used (CC BY,
+CC0, MIT); the Fox News comments are kept out so they stay an unseen test, and the SFU
+Globe and Mail set (non-commercial) is never trained on. NOTICE lists the attributions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.classify.datasets import Example, read_examples, read_toxic_spans
+from core.classify.linear import LinearModel
+from core.classify.spans import SpanLexicon, learn
+from core.classify.train import fit
+
+SPAM_SOURCES = (
+    "youtube-spam/Youtube01-Psy.csv",
+    "youtube-spam/Youtube02-KatyPerry.csv",
+    "youtube-spam/Youtube03-LMFAO.csv",
+    "youtube-spam/Youtube04-Eminem.csv",
+    "youtube-spam/Youtube05-Shakira.csv",
+    "sms-spam/SMSSpamCollection",
+)
+# News comments that are not spam (the spam model must learn that heated politics is not
+# promotion); their toxicity labels are irrelevant here.
+SPAM_HAM_SOURCES = ("civil-comments-toxic-spans",)
+TOXICITY_SOURCES = (
+    "civil-comments-toxic-spans",
+    "davidson-hate-offensive/labeled_data.csv",
+)
+SPANS_SOURCE = "civil-comments-toxic-spans"
+SPAM_C = 10.0
+TOXICITY_C = 4.0
+
+
+@dataclass(frozen=True)
+class DefaultModels:
+    spam: LinearModel
+    toxicity: LinearModel
+    spans: SpanLexicon
+
+
+def _read(data: Path, sources: tuple[str, ...]) -> list[Example]:
+    examples: list[Example] = []
+    for source in sources:
+        examples.extend(read_examples(data / source))
+    return examples
+
+
+def train_defaults(data: Path, progress: Callable[[str], None] = lambda _: None) -> DefaultModels:
+    """Train the three default models from the shared data folder `data`."""
+    progress("spam model")
+    spam_examples = _read(data, SPAM_SOURCES) + [
+        Example(e.text, 0, e.group) for e in _read(data, SPAM_HAM_SOURCES)
+    ]
+    spam = fit(
+        [e.text for e in spam_examples],
+        [e.label for e in spam_examples],
+        kind="spam",
+        c=SPAM_C,
+        meta={"sources": [*SPAM_SOURCES, *SPAM_HAM_SOURCES], "c": SPAM_C},
+    )
+    progress("toxicity model")
+    toxicity_examples = _read(data, TOXICITY_SOURCES)
+    toxicity = fit(
+        [e.text for e in toxicity_examples],
+        [e.label for e in toxicity_examples],
+        kind="toxicity",
+        c=TOXICITY_C,
+        class_weight="balanced",
+        meta={"sources": list(TOXICITY_SOURCES), "c": TOXICITY_C},
+    )
+    progress("toxic-span lexicon")
+    spans = learn(read_toxic_spans(data / SPANS_SOURCE))
+    spans.meta = {"sources": [SPANS_SOURCE]}
+    return DefaultModels(spam, toxicity, spans)
