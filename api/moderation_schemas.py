@@ -1,5 +1,6 @@
 """Wire formats of the moderation API: what moderators send (decisions, bulk actions, replies,
-author marks, queue filters) and how queue items, comment details and audit rows look.
+author marks, queue filters, settings) and how queue items, comment details and audit rows
+look.
 
 A moderator sees a masked email (`c…@example.org`) and an author key, never the address;
 revealing it is its own audited call."""
@@ -11,7 +12,9 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
-from core.queue import CommentDetail, DecisionView, QueueItem
+from core import site_settings
+from core.errors import InvalidSetting
+from core.queue import CheckView, CommentDetail, DecisionView, QueueItem, Segment
 from core.rendering import comment_html
 from core.review import MAX_BULK, ReviewAction
 from core.stats import SiteStats
@@ -70,6 +73,31 @@ class PremoderationRequestSchema(Schema):
     premoderation = fields.Boolean(required=True)
 
 
+def settings_errors(changes: dict[str, Any]) -> dict[str, list[str]]:
+    """Every invalid field of a settings change at once (core.site_settings.update stops
+    at the first): `{key: [message, ...]}`, empty when all are valid."""
+    errors: dict[str, list[str]] = {}
+    for key in sorted(set(changes) - set(site_settings.PARSERS)):
+        errors[key] = ["not a setting"]
+    for key, value in changes.items():
+        parse = site_settings.PARSERS.get(key)
+        if parse is None:
+            continue
+        try:
+            parse(value)
+        except InvalidSetting as exc:
+            for name, messages in (exc.fields or {key: [exc.message]}).items():
+                errors.setdefault(name, []).extend(messages)
+    return errors
+
+
+def check_settings(changes: dict[str, Any]) -> None:
+    """Raise InvalidSetting (422) naming every invalid field of `changes`."""
+    errors = settings_errors(changes)
+    if errors:
+        raise InvalidSetting("invalid settings", fields=errors)
+
+
 def _parse_when(value: str, field: str) -> dt.datetime:
     try:
         when = dt.datetime.fromisoformat(value)
@@ -104,7 +132,26 @@ class QueueArgsSchema(Schema):
         return data
 
 
+def dump_check(check: CheckView) -> dict[str, Any]:
+    """One check's verdict: `verdict` is None when it had no opinion; `shadow` when it ran
+    in shadow mode (recorded, never acted on); `position` is its place in the pipeline."""
+    return {
+        "check": check.name,
+        "label": check.label,
+        "position": check.position,
+        "verdict": check.action,
+        "objected": check.objected,
+        "shadow": check.shadow,
+        "score": check.score,
+        "reason": check.reason,
+        "spans": check.spans,
+    }
+
+
 def dump_decision(view: DecisionView) -> dict[str, Any]:
+    """A decision with its checks in core.queue.explained_order: the objections acted on
+    first, then the shadow-mode objections, the approving verdicts, and the checks without
+    an opinion (`position` gives the pipeline's order back)."""
     return {
         "id": view.id,
         "decided_by": view.decided_by,
@@ -112,17 +159,12 @@ def dump_decision(view: DecisionView) -> dict[str, Any]:
         "to_status": view.to_status,
         "reason": view.reason,
         "at": view.created_at.isoformat(),
-        "checks": [
-            {
-                "check": c.name,
-                "verdict": c.action,
-                "score": c.score,
-                "reason": c.reason,
-                "spans": c.spans,
-            }
-            for c in view.checks
-        ],
+        "checks": [dump_check(c) for c in view.explained],
     }
+
+
+def dump_segment(segment: Segment) -> dict[str, Any]:
+    return {"text": segment.text, "checks": list(segment.checks), "shadow": segment.shadow}
 
 
 def dump_moderated_comment(
@@ -199,6 +241,8 @@ def dump_detail(detail: CommentDetail) -> dict[str, Any]:
     out.update(
         {
             "decisions": [dump_decision(d) for d in detail.decisions],
+            # The body cut at the flagged spans (joined, the segments' text is the body).
+            "segments": [dump_segment(g) for g in detail.segments],
             "context": {
                 "parent": _brief(detail.parent) if detail.parent else None,
                 "replies": [_brief(r) for r in detail.replies],

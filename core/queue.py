@@ -1,5 +1,6 @@
 """The moderation queue: one site's comments by status, filtered, keyset-paginated; counts per
-status; and everything a moderator needs to decide one comment.
+status; and everything a moderator needs to decide one comment, including why: each check's
+verdict in human words and the comment text cut into highlight segments.
 
 Listing reads `comments (site_id, status, id)` backwards (newest first) or forwards, so a
 page costs the same on the first page and the ten-thousandth. Searching by email goes
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,15 +50,79 @@ class QueueFilter:
     email_index: bytes | None = None
 
 
+# What moderators read for each check's name (core.checks.pipeline.check_names()); a
+# check missing here shows its name with the underscores as spaces. The word-list checks
+# are not called "Disallowed words" / "Moderation words": those label the lists' own
+# fields on the settings page, which also lists every check (shadow mode).
+CHECK_LABELS = {
+    "author_banned": "Banned author",
+    "form_signals": "Form signals",
+    "disallowed_words": "Disallowed word list",
+    "moderation_words": "Moderation word list",
+    "links": "Link reputation",
+    "contacts": "Contact handles",
+    "max_links": "Too many links",
+    "flood": "Flood",
+    "duplicates": "Near-duplicates",
+    "spam_classifier": "Spam classifier",
+    "toxicity": "Toxicity",
+    "personal_data": "Personal data",
+    "author_trust": "Author trust",
+    "premoderation": "Pre-moderation",
+}
+
+
+def check_label(name: str) -> str:
+    """A check's name in human words (`spam_classifier` → "Spam classifier")."""
+    return CHECK_LABELS.get(name) or name.replace("_", " ").capitalize()
+
+
 @dataclass(frozen=True)
 class CheckView:
-    """One check's verdict as a moderator reads it."""
+    """One check's verdict as a moderator reads it. `shadow`: the check ran in shadow mode,
+    so its verdict was recorded and never acted on."""
 
     name: str
     action: str | None
     score: float
     reason: str
     spans: list[list[int]] = field(default_factory=list)
+    shadow: bool = False
+    position: int = 0
+
+    @property
+    def label(self) -> str:
+        return check_label(self.name)
+
+    def marked_text(self, body: str) -> list[str]:
+        """The distinct passages of `body` this check flagged, in order of appearance."""
+        found = (_span_bounds(span, len(body)) for span in self.spans)
+        ordered = sorted(bounds for bounds in found if bounds is not None)
+        return list(dict.fromkeys(body[start:end] for start, end in ordered))
+
+    @property
+    def objected(self) -> bool:
+        """The check asked to hold, reject or spam (acted on, or only recorded in shadow
+        mode). An approving verdict (author trust) is an opinion, not an objection."""
+        return self.action is not None and self.action != "approve"
+
+
+_SEVERITY = {"approve": 0, "hold": 1, "reject": 2, "spam": 3}
+
+
+def explained_order(checks: Iterable[CheckView]) -> list[CheckView]:
+    """Checks as a moderator should read them: the objections acted on, most severe first;
+    the shadow-mode objections; the approving verdicts; then the checks without an opinion.
+    Ties keep the pipeline's order."""
+
+    def rank(check: CheckView) -> tuple[int, int, int]:
+        if check.action is None:
+            return (3, 0, check.position)
+        if not check.objected:
+            return (2, int(check.shadow), check.position)
+        return (int(check.shadow), -_SEVERITY.get(check.action, 0), check.position)
+
+    return sorted(checks, key=rank)
 
 
 @dataclass(frozen=True)
@@ -67,7 +133,93 @@ class DecisionView:
     to_status: str
     reason: str
     created_at: dt.datetime
-    checks: list[CheckView]
+    checks: list[CheckView]  # in pipeline order
+
+    @property
+    def explained(self) -> list[CheckView]:
+        """The checks with objections first (see explained_order)."""
+        return explained_order(self.checks)
+
+    @property
+    def opinions(self) -> list[CheckView]:
+        """The checks that had an opinion, objections first."""
+        return [c for c in self.explained if c.action is not None]
+
+    @property
+    def no_opinion(self) -> list[CheckView]:
+        return [c for c in self.checks if c.action is None]
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A run of the comment text: plain (`checks` empty) or flagged by these checks (their
+    names, in pipeline order). `shadow`: only shadow-mode checks flagged it. The text is
+    raw: templates and clients escape it like any other text."""
+
+    text: str
+    checks: tuple[str, ...] = ()
+    shadow: bool = False
+
+    @property
+    def marked(self) -> bool:
+        return bool(self.checks)
+
+    @property
+    def labels(self) -> str:
+        return ", ".join(check_label(name) for name in self.checks)
+
+
+def _span_bounds(span: Any, length: int) -> tuple[int, int] | None:
+    """A stored [start, end) span clamped to the text, or None if it is empty or malformed."""
+    if not isinstance(span, Sequence) or isinstance(span, str) or len(span) != 2:
+        return None
+    try:
+        start, end = max(0, int(span[0])), min(length, int(span[1]))
+    except (TypeError, ValueError):
+        return None
+    return (start, end) if start < end else None
+
+
+def highlight_segments(body: str, checks: Iterable[CheckView]) -> list[Segment]:
+    """The body cut into segments at the spans of the checks that objected.
+
+    Spans are character offsets into the original body. Overlapping or touching spans are
+    merged into one marked segment that names every check behind it; a segment is `shadow`
+    only when no acted-on check flagged any of it. Joining the segments' text gives the
+    body back unchanged."""
+    flagged: list[tuple[int, int, CheckView]] = []
+    for check in checks:
+        if check.action is None:
+            continue
+        for span in check.spans:
+            bounds = _span_bounds(span, len(body))
+            if bounds is not None:
+                flagged.append((*bounds, check))
+    flagged.sort(key=lambda item: (item[0], item[1]))
+    merged: list[tuple[int, int, list[CheckView]]] = []
+    for start, end, check in flagged:
+        if merged and start <= merged[-1][1]:
+            last_start, last_end, behind = merged[-1]
+            merged[-1] = (last_start, max(last_end, end), [*behind, check])
+        else:
+            merged.append((start, end, [check]))
+    segments: list[Segment] = []
+    position = 0
+    for start, end, behind in merged:
+        if start > position:
+            segments.append(Segment(body[position:start]))
+        ordered = sorted({c.name: c.position for c in behind}.items(), key=lambda kv: kv[1])
+        segments.append(
+            Segment(
+                body[start:end],
+                tuple(name for name, _ in ordered),
+                shadow=all(c.shadow for c in behind),
+            )
+        )
+        position = end
+    if position < len(body) or not segments:
+        segments.append(Segment(body[position:]))
+    return segments
 
 
 @dataclass(frozen=True)
@@ -132,7 +284,15 @@ def decisions_for(session: Session, comment_ids: list[int]) -> dict[int, list[De
         )
         for row in rows:
             checks[row.decision_id].append(
-                CheckView(row.check_name, row.action, row.score, row.reason, row.spans or [])
+                CheckView(
+                    row.check_name,
+                    row.action,
+                    row.score,
+                    row.reason,
+                    row.spans or [],
+                    shadow=bool(row.shadow),
+                    position=row.position,
+                )
             )
     out: dict[int, list[DecisionView]] = defaultdict(list)
     for d in decisions:
@@ -245,12 +405,15 @@ class CommentDetail:
     author_history: dict[str, int]
     marks: list[AuthorMark]
     audit: list[AuditEntry]
+    # The body cut at the spans of every check that objected, in any of the decisions.
+    segments: list[Segment] = field(default_factory=list)
 
 
 def comment_detail(
     session: Session, site_id: int, comment_id: int, *, vault: PrivacyVault
 ) -> CommentDetail:
-    """One comment with its checks, thread context, author history and audit trail."""
+    """One comment with its checks, highlighted text, thread context, author history and
+    audit trail."""
     comment = site_comment(session, site_id, comment_id)
     parent = session.get(Comment, comment.parent_id) if comment.parent_id else None
     replies = list(
@@ -266,16 +429,18 @@ def comment_detail(
             .limit(50)
         )
     )
+    decisions = decisions_for(session, [comment.id]).get(comment.id, [])
     return CommentDetail(
         comment=comment,
         masked_email=masked_email(comment, vault),
         author_key=authors.author_key(comment.email_index),
-        decisions=decisions_for(session, [comment.id]).get(comment.id, []),
+        decisions=decisions,
         parent=parent,
         replies=replies,
         author_history=authors.history(session, site_id, comment.email_index),
         marks=authors.marks_for(session, site_id, comment.email_index, comment.ip_truncated),
         audit=trail,
+        segments=highlight_segments(comment.body, [c for d in decisions for c in d.checks]),
     )
 
 

@@ -19,6 +19,7 @@ from api.moderation_schemas import (
     PremoderationRequestSchema,
     QueueArgsSchema,
     ReplyRequestSchema,
+    check_settings,
     dump_audit,
     dump_detail,
     dump_mark,
@@ -232,6 +233,7 @@ def site_stats(site: str) -> Response:
 
 @bp.get("/settings")
 def get_settings(site: str) -> Response:
+    """The settings in effect: the site's own values over the defaults."""
     session = get_session(read_only=True)
     site_row, _principal, _role = site_for(session, site, Role.VIEWER)
     return jsonify(site_settings.current(site_row))
@@ -239,10 +241,14 @@ def get_settings(site: str) -> Response:
 
 @bp.route("/settings", methods=["PUT", "PATCH"])
 def change_settings(site: str) -> Response:
-    """Change word lists, `max_links` or `premoderation` (admins); audited."""
+    """Change any of the keys GET returns (core.site_settings.PARSERS: word lists, link and
+    domain rules, pre-moderation, form timing, classifier thresholds, flood limits, shadow
+    checks) for admins; only the keys sent change. 422 names every invalid field; audited."""
     session = get_session()
     site_row, principal, _role = site_for(session, site, Role.ADMIN)
-    after = site_settings.update(session, site_row, read_json(), principal)
+    changes = read_json()
+    check_settings(changes)
+    after = site_settings.update(session, site_row, changes, principal)
     session.commit()
     cache: SiteCache = current_app.extensions["replyguard.sites"]
     cache.forget(site)

@@ -1,7 +1,8 @@
 """The moderators' web UI, part two (`/moderation/<site>/...`): the actions on a comment
 besides deciding it (a reply as the site, banning or trusting its author, revealing the
 email), an author's page, the audit log, the stats page with its charts, and the site's
-settings (word lists, the link threshold, pre-moderation of the site or of one thread).
+settings (word lists, links, form timing, classifier thresholds, flood limits, shadow mode,
+pre-moderation of the site or of one thread).
 
 Contract: as part one (api/views/moderation_ui.py): server-rendered, thin views over the
 same core functions as the JSON API, HTML errors. Everyone with a role on the site may
@@ -16,6 +17,7 @@ import json
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request, url_for
+from werkzeug.datastructures import MultiDict
 
 from api import charts
 from api.context import vault
@@ -28,9 +30,10 @@ from api.moderation_pages import (
     render_page,
     see_other,
 )
-from api.moderation_schemas import AuthorMarkRequestSchema
+from api.moderation_schemas import AuthorMarkRequestSchema, check_settings
 from api.views.moderation_ui import comment_response, form_fields
 from core import audit, authors, queue, review, site_settings, stats
+from core.checks.pipeline import check_names
 from core.errors import InvalidSetting
 from core.sites import SiteCache
 from models import AuditEntry, Role
@@ -252,21 +255,44 @@ def stats_page(site: str) -> Response:
     )
 
 
+# The settings page's text fields, each shown and saved when present in the form (a field
+# left out of a POST keeps its value): lists as one entry per line, numbers as typed.
+LIST_SETTINGS = ("disallowed_words", "moderation_words", "blocked_domains", "allowed_domains")
+NUMBER_SETTINGS = (
+    "max_links",
+    "form_min_seconds",
+    "spam_hold_at",
+    "spam_at",
+    "toxicity_hold_at",
+    "toxicity_reject_at",
+    "flood_window_minutes",
+    "flood_max_per_ip",
+    "flood_max_per_email",
+    "flood_max_per_site",
+    "duplicates_window_days",
+)
+
+
+def _shown(values: dict[str, Any]) -> dict[str, Any]:
+    """Settings as the form shows them (lists one per line, empty for off)."""
+    shown: dict[str, Any] = {key: "\n".join(values.get(key) or []) for key in LIST_SETTINGS}
+    for key in NUMBER_SETTINGS:
+        value = values.get(key)
+        shown[key] = "" if value is None else value
+    shown["premoderation"] = bool(values.get("premoderation"))
+    shown["shadow_checks"] = list(values.get("shadow_checks") or [])
+    return shown
+
+
 def _settings_form(page: Page, *, status: int = 200, **extra: Any) -> Response:
-    values = site_settings.current(page.site)
-    shown = {
-        "disallowed_words": "\n".join(values.get("disallowed_words") or []),
-        "moderation_words": "\n".join(values.get("moderation_words") or []),
-        "max_links": values.get("max_links"),
-        "form_min_seconds": values.get("form_min_seconds"),
-        "premoderation": bool(values.get("premoderation")),
-    }
+    shown = _shown(site_settings.current(page.site))
     shown.update(extra.pop("submitted", {}))
     return render_page(
         page,
         "moderation/settings.html",
         http_status=status,
         values=shown,
+        check_choices=[(name, queue.check_label(name)) for name in check_names()],
         saved=request.args.get("saved"),
         **extra,
     )
@@ -284,25 +310,44 @@ def _forget_cached(site: str) -> None:
     cache.forget(site)
 
 
+def settings_changes(form: MultiDict[str, str]) -> dict[str, Any]:
+    """The settings a POST of the settings form changes: the text fields it carries, and
+    the checkboxes of the fieldsets it marks as sent. An unchecked box is absent from a
+    form, so a fieldset with boxes sends a hidden `fieldset` marker ("rules": the
+    pre-moderation box, "shadow": the shadow-mode boxes): with it, an absent box is off;
+    without it, the box was not sent and its setting is left alone."""
+    changes: dict[str, Any] = {key: form[key] for key in LIST_SETTINGS if key in form}
+    changes.update({key: form[key].strip() for key in NUMBER_SETTINGS if key in form})
+    sent = set(form.getlist("fieldset"))
+    if "premoderation" in form or "rules" in sent:
+        changes["premoderation"] = "on" if form.get("premoderation") else "off"
+    if "shadow" in sent:
+        changes["shadow_checks"] = form.getlist("shadow_checks")
+    return changes
+
+
 @bp.post("/<site>/settings")
 def save_settings(site: str) -> Response:
-    """Save the word lists, the link threshold, the form timing and site-wide pre-moderation
-    (admins)."""
+    """Save the moderation rules, links, classifier thresholds, flood limits and shadow
+    checks (admins). Only the fields the form sent change; 422 marks every invalid one."""
     page = open_action(site, Role.ADMIN)
-    form = request.form
-    changes = {
-        "disallowed_words": form.get("disallowed_words", ""),
-        "moderation_words": form.get("moderation_words", ""),
-        "max_links": form.get("max_links", "").strip(),
-        "premoderation": "on" if form.get("premoderation") else "off",  # unchecked: absent
-    }
-    if "form_min_seconds" in form:
-        changes["form_min_seconds"] = form["form_min_seconds"].strip()
+    changes = settings_changes(request.form)
     try:
-        site_settings.update(page.session, page.site, changes, page.principal)
+        check_settings(changes)
+        # The form sends every field: store only what differs from the settings in effect,
+        # so an untouched default stays a default (and follows it if it is retuned).
+        before = site_settings.current(page.site)
+        changed = {
+            key: value
+            for key, value in changes.items()
+            if site_settings.PARSERS[key](value) != before[key]
+        }
+        site_settings.update(page.session, page.site, changed, page.principal)
     except InvalidSetting as exc:
         page.session.rollback()
-        submitted = {**changes, "premoderation": changes["premoderation"] == "on"}
+        submitted = {**changes}
+        if "premoderation" in changes:
+            submitted["premoderation"] = changes["premoderation"] == "on"
         return _settings_form(page, status=422, errors=exc.fields, submitted=submitted)
     page.session.commit()
     _forget_cached(site)
