@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,8 +80,9 @@ class LinearModel:
                 idf[index] = archive["idf"]
                 weights[index] = archive["weights"]
                 intercept = float(archive["intercept"][0])
-        except (OSError, ValueError, KeyError, IndexError) as exc:
-            raise ModelFileError(f"not a model file: {exc}") from exc
+        # An empty file is an EOFError, a truncated one a BadZipFile: both just corrupt.
+        except (OSError, ValueError, KeyError, IndexError, EOFError, zipfile.BadZipFile) as exc:
+            raise ModelFileError(f"not a model file: {exc or type(exc).__name__}") from exc
         if meta.get("features") != FEATURE_VERSION:
             raise ModelFileError(
                 f"model made for features {meta.get('features')!r}, not {FEATURE_VERSION!r}"

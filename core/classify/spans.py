@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import zipfile
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -91,7 +92,7 @@ class SpanLexicon:
                 shares = archive["shares"].tolist()
                 kinds = str(archive["kinds"]).split("\n")
                 meta = json.loads(str(archive["meta"]))
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             raise ModelFileError(f"cannot read span lexicon {path}: {exc}") from exc
         return cls(
             dict(zip(words, shares, strict=True)),

@@ -7,6 +7,12 @@ rows. Per site: the shipped model's weights are the prior, and only the differen
 learnt, penalised by `prior_strength * ||w - w0||²`. A handful of corrections therefore
 moves the model just as far as they justify, and a site with no labels keeps exactly the
 shipped model.
+
+The intercept is not re-learnt per site. Moderators label what the pipeline held or got
+wrong, so the share of spam among a site's labels says nothing about the share of spam in
+its traffic; learning the intercept from them (half spam, say) would raise the score of
+every comment of the site, the unrelated ones included. Only the buckets of the labelled
+texts move.
 """
 
 from __future__ import annotations
@@ -69,7 +75,13 @@ def fine_tune(
     """The base model adjusted to these labels (see the module docstring).
 
     Minimises sum(logloss) + prior_strength/2 * ||delta||² over the buckets the labelled
-    texts use, plus the intercept; buckets they do not use keep the base weights."""
+    texts use; buckets they do not use, and the intercept, keep the base values. No labels:
+    a copy of the base model (identical scores)."""
+    if len(texts) != len(labels):
+        raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
+    extra = {**base.meta, **(meta or {}), "fine_tuned_on": len(labels)}
+    if not texts:
+        return LinearModel(base.kind, base.idf, base.weights.copy(), base.intercept, extra)
     y = np.asarray(labels, dtype=np.float64)
     counts = count_matrix(normalized(texts))
     rows = _tfidf_rows(counts, base.idf)
@@ -77,24 +89,17 @@ def fine_tune(
     x = rows[:, active].tocsr()
     base_logit = np.asarray(rows @ base.weights).ravel() + base.intercept
 
-    def loss(params: np.ndarray) -> tuple[float, np.ndarray]:
-        delta, bias = params[:-1], params[-1]
-        logit = base_logit + x @ delta + bias
+    def loss(delta: np.ndarray) -> tuple[float, np.ndarray]:
+        logit = base_logit + x @ delta
         # log(1 + e^z) - y z, computed stably; gradient sigmoid(z) - y.
         value = float(np.sum(np.logaddexp(0.0, logit) - y * logit))
         residual = 1.0 / (1.0 + np.exp(-logit)) - y
-        value += 0.5 * prior_strength * float(params @ params)
-        gradient = np.concatenate([x.T @ residual, [residual.sum()]]) + prior_strength * params
+        value += 0.5 * prior_strength * float(delta @ delta)
+        gradient = x.T @ residual + prior_strength * delta
         return value, gradient
 
-    start = np.zeros(len(active) + 1)
+    start = np.zeros(len(active))
     result = minimize(loss, start, jac=True, method="L-BFGS-B", options={"maxiter": 500})
     weights = base.weights.copy()
-    weights[active] += result.x[:-1].astype(np.float32)
-    return LinearModel(
-        base.kind,
-        base.idf,
-        weights,
-        base.intercept + float(result.x[-1]),
-        {**base.meta, **(meta or {}), "fine_tuned_on": len(y)},
-    )
+    weights[active] += result.x.astype(np.float32)
+    return LinearModel(base.kind, base.idf, weights, base.intercept, extra)
