@@ -1,12 +1,26 @@
-"""Replay comments from a CSV through the worker's pipeline, offline (`replyguard backtest`).
+"""Replay comments from a file through the worker's pipeline, offline (`replyguard backtest`).
 
 Contract:
 
-- Input: a CSV with a header row (UTF-8, a BOM is fine). Column names are matched
-  case-insensitively: `text` (or `comment`, `content`) is required; optional are `id` (or
-  `comment_id`), `author` (or `name`), `email`, `website`, `ip`, `date` and `label` (or
-  `class`). `Columns.resolve` takes overrides for the text, label and id columns. Labels:
-  spam/ham, 1/0, true/false, toxic/ok, yes/no (any case); an empty cell is unlabelled.
+- Input, one of FORMATS (`read_input` picks one from the first lines when asked for
+  "auto"); all UTF-8 (a BOM is fine) and, except toxic-spans, read one record at a time:
+  - csv: a header row. Column names are matched case-insensitively: `text` (or
+    `comment`, `content`, `comment_text`, `tweet`) is required; optional are `id` (or
+    `comment_id`), `author` (or `name`), `email`, `website`, `ip`, `date` and `label`
+    (or `class`, `is_toxic_popular_answer_1`, `toxic`). `Columns.resolve` takes overrides
+    for the text, label and id columns. Labels: spam/ham, 1/0, true/false, toxic/ok,
+    yes/no (any case); an empty cell is unlabelled. Two published sets are recognised by
+    their header (`LabelScheme.for_header`): Davidson et al.'s `class` beside
+    `hate_speech`/`offensive_language` (0 hate and 1 offensive are toxic, 2 neither is
+    not) and the SFU corpus' `is_toxic_popular_answer_1` (1 to 4, toxic from 2).
+  - sms: the UCI SMS Spam Collection, `ham<TAB>text` or `spam<TAB>text` lines, no header.
+  - jsonl: one JSON object per line with the csv's field names (and `user` for the
+    author); numbers and booleans are read as their text.
+  - toxic-spans: the Civil Comments toxic-spans folder (comments.csv, annotations.csv,
+    spans.csv); a comment is toxic when fewer than half its annotators ticked "not
+    toxic" (core.classify.datasets.read_toxic_spans, which reads the folder whole).
+  Each row carries the names of its label classes (LabelNames: spam/ham or toxic/ok) for
+  the summary. Any problem is a BacktestInputError naming the row and the file line.
 - Each row becomes a CommentFacts like the worker's and runs through
   `run_pipeline(default_checks(), facts, ctx)` in file order, with a MemoryHistory that has
   seen every earlier row (so flood, duplicate and trust checks see them), the site's policy
@@ -36,37 +50,101 @@ import csv
 import datetime as dt
 import hashlib
 import hmac
+import itertools
+import json
 import os
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from core.checks import Action, CheckContext, CheckUnavailable, default_checks, run_pipeline
 from core.checks.base import Check, CommentFacts
+from core.classify.datasets import DatasetError, read_toxic_spans
 from core.history import MemoryHistory
 from core.privacy import normalise_email_for_index, truncate_ip
+from core.text.normalize import normalize
 
 START = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 STEP = dt.timedelta(seconds=10)
+# Rows read ahead and scored by the classifiers in one batch.
+PRIME_CHUNK = 256
 
+FORMATS = ("auto", "csv", "sms", "jsonl", "toxic-spans")
 ALIASES: dict[str, tuple[str, ...]] = {
-    "text": ("text", "comment", "content"),
+    "text": ("text", "comment", "content", "comment_text", "tweet"),
     "id": ("id", "comment_id"),
     "author": ("author", "name"),
     "email": ("email",),
     "website": ("website",),
     "ip": ("ip",),
     "date": ("date",),
-    "label": ("label", "class"),
+    "label": ("label", "class", "is_toxic_popular_answer_1", "toxic"),
 }
+JSON_ALIASES = {**ALIASES, "author": (*ALIASES["author"], "user")}
 POSITIVE_LABELS = frozenset({"spam", "1", "true", "toxic", "yes"})
 NEGATIVE_LABELS = frozenset({"ham", "0", "false", "ok", "no"})
 DECISIONS = tuple(action.value for action in Action)
+TOXIC_SPANS_FILES = ("comments.csv", "annotations.csv", "spans.csv")
 
 
 class BacktestInputError(Exception):
     """The input cannot be backtested: a missing column, bad encoding, a malformed row."""
+
+
+@dataclass(frozen=True)
+class LabelNames:
+    """What the summary calls the two label classes, and the decision that counts as
+    catching a positive row in its precision and recall."""
+
+    positive: str
+    negative: str
+    decision: str
+
+
+SPAM_NAMES = LabelNames("spam", "ham", Action.SPAM.value)
+TOXIC_NAMES = LabelNames("toxic", "ok", Action.REJECT.value)
+DAVIDSON_CLASSES = {"0": (True, "hate"), "1": (True, "offensive"), "2": (False, "neither")}
+SFU_LEVELS = {
+    "1": (False, "1 not toxic"),
+    "2": (True, "2 mildly toxic"),
+    "3": (True, "3 toxic"),
+    "4": (True, "4 very toxic"),
+}
+
+
+@dataclass(frozen=True)
+class LabelScheme:
+    """How an input's label cells read: generic words (parse_label), or the codes of a
+    known data set, each mapped to (positive?, the name shown in the summary)."""
+
+    names: LabelNames = SPAM_NAMES
+    codes: Mapping[str, tuple[bool, str]] | None = None
+    described: str = ""
+
+    @classmethod
+    def for_header(cls, lowered: Iterable[str], label_column: str | None) -> LabelScheme:
+        """The scheme for a label column (lower-cased name) among these column names."""
+        if label_column == "class" and {"hate_speech", "offensive_language"} <= set(lowered):
+            return cls(TOXIC_NAMES, DAVIDSON_CLASSES, "0 (hate), 1 (offensive), 2 (neither)")
+        if label_column == "is_toxic_popular_answer_1":
+            return cls(TOXIC_NAMES, SFU_LEVELS, "1 (not toxic) to 4 (very toxic)")
+        if label_column == "toxic":
+            return cls(TOXIC_NAMES)
+        return cls()
+
+    def parse(self, raw: str) -> tuple[bool | None, str | None]:
+        """(positive?, the label's name) or (None, None) for an empty cell; ValueError for
+        a label the scheme does not know."""
+        value = raw.strip().lower()
+        if not value:
+            return None, None
+        if self.codes is None:
+            return parse_label(raw), value
+        if value not in self.codes:
+            raise ValueError(f"label {raw!r} is not one of {self.described}")
+        return self.codes[value]
 
 
 @dataclass(frozen=True)
@@ -75,6 +153,7 @@ class Columns:
 
     header: tuple[str, ...]
     positions: Mapping[str, int | None]
+    labels: LabelScheme = LabelScheme()
 
     @classmethod
     def resolve(cls, header: Sequence[str], overrides: Mapping[str, str | None]) -> Columns:
@@ -97,16 +176,18 @@ class Columns:
             )
         if positions["text"] is None:
             raise BacktestInputError(
-                "no text column: name one `text`, `comment` or `content`, or pass "
-                f"--text-column (the header has: {', '.join(header) or 'nothing'})"
+                "no text column: name one `text`, `comment`, `content`, `comment_text` or "
+                f"`tweet`, or pass --text-column (the header has: {', '.join(header) or 'nothing'})"
             )
-        return cls(tuple(header), positions)
+        label_at = positions["label"]
+        labels = LabelScheme.for_header(lowered, None if label_at is None else lowered[label_at])
+        return cls(tuple(header), positions, labels)
 
 
 @dataclass(frozen=True)
 class InputRow:
-    """One CSV record: `number` counts records from 1 after the header, `line` is the
-    file line it ended on."""
+    """One input record: `number` counts records from 1 (after a header), `line` is the
+    file line it ended on (for a toxic-spans folder, read whole: the record number)."""
 
     number: int
     line: int
@@ -118,7 +199,8 @@ class InputRow:
     ip: str | None
     date: dt.datetime | None
     label: bool | None  # True: spam/toxic, False: ham/ok, None: unlabelled
-    label_text: str | None  # the label as written, lower-cased
+    label_text: str | None  # the label as written, lower-cased, or a data set's class name
+    names: LabelNames = SPAM_NAMES  # what the label classes are called in the summary
 
 
 def parse_label(raw: str) -> bool | None:
@@ -200,7 +282,7 @@ def read_rows(stream: Iterable[str], overrides: Mapping[str, str | None]) -> Ite
         if not text.strip():
             raise BacktestInputError(f"{where}: the text is empty")
         try:
-            label = parse_label(cell("label"))
+            label, label_text = columns.labels.parse(cell("label"))
             date = parse_date(cell("date"))
         except ValueError as exc:
             raise BacktestInputError(f"{where}: {exc}") from exc
@@ -215,7 +297,202 @@ def read_rows(stream: Iterable[str], overrides: Mapping[str, str | None]) -> Ite
             ip=cell("ip").strip() or None,
             date=date,
             label=label,
-            label_text=cell("label").strip().lower() or None,
+            label_text=label_text,
+            names=columns.labels.names,
+        )
+
+
+def _refuse_overrides(overrides: Mapping[str, str | None], what: str) -> None:
+    if any(overrides.values()):
+        raise BacktestInputError(
+            f"--text-column, --label-column and --id-column do not apply to {what}"
+        )
+
+
+def read_sms(stream: Iterable[str], overrides: Mapping[str, str | None]) -> Iterator[InputRow]:
+    """Stream SMS Spam Collection lines, `ham<TAB>text` or `spam<TAB>text`; blank lines are
+    skipped, ids are row numbers."""
+    _refuse_overrides(overrides, "SMS Spam Collection lines (label<TAB>text)")
+    number = 0
+    for line_number, line in enumerate(stream, start=1):
+        content = line.rstrip("\r\n")
+        if not content.strip():
+            continue
+        number += 1
+        where = f"row {number} (line {line_number})"
+        label, tab, text = content.partition("\t")
+        label = label.strip().lower()
+        if not tab or label not in ("ham", "spam"):
+            raise BacktestInputError(f"{where}: expected `ham` or `spam`, a tab, then the text")
+        if not text.strip():
+            raise BacktestInputError(f"{where}: the text is empty")
+        yield InputRow(
+            number=number,
+            line=line_number,
+            id=str(number),
+            text=text,
+            author="",
+            email="",
+            website=None,
+            ip=None,
+            date=None,
+            label=label == "spam",
+            label_text=label,
+        )
+
+
+def _json_text(value: object, where: str, key: str) -> str:
+    """A JSON value as a cell would hold it: strings as they are, numbers and booleans
+    as their JSON text, null as empty."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    raise BacktestInputError(
+        f"{where}: field {key!r} is a JSON {type(value).__name__}, expected text or a number"
+    )
+
+
+def read_json_lines(
+    stream: Iterable[str], overrides: Mapping[str, str | None]
+) -> Iterator[InputRow]:
+    """Stream JSON lines: one object per line, field names as the csv's columns (any
+    case, `user` also names the author); blank lines are skipped."""
+    number = 0
+    for line_number, line in enumerate(stream, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise BacktestInputError(
+                f"line {line_number}: not valid JSON ({exc.msg} at column {exc.colno})"
+            ) from None
+        if not isinstance(record, dict):
+            raise BacktestInputError(
+                f"line {line_number}: expected a JSON object, got {type(record).__name__}"
+            )
+        number += 1
+        where = f"row {number} (line {line_number})"
+        fields = {str(key).strip().lower(): value for key, value in record.items()}
+        found: dict[str, str] = {}
+        for name, aliases in JSON_ALIASES.items():
+            wanted = overrides.get(name)
+            keys = (wanted.strip().lower(),) if wanted else aliases
+            key = next((k for k in keys if k in fields), None)
+            if key is not None:
+                found[name] = key
+        if "text" not in found:
+            wanted = overrides.get("text")
+            raise BacktestInputError(
+                f"{where}: "
+                + (
+                    f"no field {wanted!r} for the text"
+                    if wanted
+                    else "no text field: name one `text`, `comment`, `content`, "
+                    "`comment_text` or `tweet`, or pass --text-column"
+                )
+                + f" (the object has: {', '.join(fields) or 'nothing'})"
+            )
+        values = {name: _json_text(fields[key], where, key) for name, key in found.items()}
+
+        def value(name: str, values: dict[str, str] = values) -> str:
+            return values.get(name, "")
+
+        text = value("text")
+        if not text.strip():
+            raise BacktestInputError(f"{where}: the text is empty")
+        labels = LabelScheme.for_header(fields, found.get("label"))
+        try:
+            label, label_text = labels.parse(value("label"))
+            date = parse_date(value("date"))
+        except ValueError as exc:
+            raise BacktestInputError(f"{where}: {exc}") from exc
+        yield InputRow(
+            number=number,
+            line=line_number,
+            id=value("id").strip() or str(number),
+            text=text,
+            author=value("author").strip(),
+            email=value("email").strip(),
+            website=value("website").strip() or None,
+            ip=value("ip").strip() or None,
+            date=date,
+            label=label,
+            label_text=label_text,
+            names=labels.names,
+        )
+
+
+def sniff_format(head: Sequence[str]) -> str:
+    """csv, sms or jsonl from the first lines up to the first non-blank one: a first line
+    starting `ham<TAB>` or `spam<TAB>` is sms, a first non-blank character `{` is jsonl."""
+    if head and head[0].startswith(("ham\t", "spam\t")):
+        return "sms"
+    if head and head[-1].lstrip().startswith("{"):
+        return "jsonl"
+    return "csv"
+
+
+def read_input(
+    lines: Iterable[str], overrides: Mapping[str, str | None], fmt: str = "auto"
+) -> Iterator[InputRow]:
+    """Stream the rows of a csv, sms or jsonl input (`fmt`, or "auto" to sniff_format)."""
+    iterator = iter(lines)
+    head: list[str] = []
+    if fmt == "auto":
+        for line in iterator:
+            head.append(line)
+            if line.strip():
+                break
+        fmt = sniff_format(head)
+    readers = {"csv": read_rows, "sms": read_sms, "jsonl": read_json_lines}
+    if fmt not in readers:
+        raise BacktestInputError(
+            f"the {fmt} format is read from a folder (comments.csv, annotations.csv and "
+            "spans.csv), not from a file"
+        )
+    yield from readers[fmt](itertools.chain(head, iterator), overrides)
+
+
+def read_toxic_spans_folder(
+    folder: Path, overrides: Mapping[str, str | None]
+) -> Iterator[InputRow]:
+    """The rows of a Civil Comments toxic-spans folder, in comments.csv order, labelled
+    toxic or ok by the annotators' majority (read whole: it joins three files)."""
+    _refuse_overrides(overrides, "a toxic-spans folder")
+    missing = [name for name in TOXIC_SPANS_FILES if not (folder / name).is_file()]
+    if missing:
+        raise BacktestInputError(
+            f"not a toxic-spans folder: {' and '.join(missing)} missing (it needs "
+            f"{', '.join(TOXIC_SPANS_FILES)})"
+        )
+    try:
+        examples = read_toxic_spans(folder)
+    except DatasetError as exc:
+        raise BacktestInputError(str(exc)) from exc
+    for number, example in enumerate(examples, start=1):
+        if not example.text.strip():
+            raise BacktestInputError(f"row {number} (comment {example.comment_id}): empty text")
+        yield InputRow(
+            number=number,
+            line=number,
+            id=example.comment_id,
+            text=example.text,
+            author="",
+            email="",
+            website=None,
+            ip=None,
+            date=None,
+            label=bool(example.toxic),
+            label_text="toxic" if example.toxic else "ok",
+            names=TOXIC_NAMES,
         )
 
 
@@ -261,6 +538,7 @@ class Backtester:
             classifiers=classifiers,
         )
         self._clock = START - STEP
+        self.notes: list[str] = []
 
     def _ip_index(self, ip: str) -> bytes:
         return hmac.new(self._key, b"ip|" + ip.encode(), hashlib.sha256).digest()
@@ -290,6 +568,44 @@ class Backtester:
             submitted_at=self._clock,
             email_index=self._identity(row),
         )
+
+    def decide_all(self, rows: Iterable[InputRow]) -> Iterator[tuple[InputRow, RowResult]]:
+        """Decide rows in order, reading ahead PRIME_CHUNK rows so the classifiers score
+        them in one batch (identical scores, a fraction of the cost).
+
+        Without dates (the first row has none) the rows' times are made up, so rates per
+        author or address mean nothing: the flood check then runs in shadow mode,
+        recorded but not acted on, and `notes` says so."""
+        iterator = iter(rows)
+        first = True
+        failure: Exception | None = None
+        while True:
+            chunk: list[InputRow] = []
+            try:
+                for row in itertools.islice(iterator, PRIME_CHUNK):
+                    chunk.append(row)
+            except Exception as exc:  # a bad row: decide the good ones before it first
+                failure = exc
+            if not chunk:
+                break
+            if first and chunk[0].date is None:
+                shadow = list(self.context.policy.get("shadow_checks") or [])
+                if "flood" not in shadow:
+                    self.context.policy["shadow_checks"] = [*shadow, "flood"]
+                    self.notes.append(
+                        "no date column: rows are 10 s apart, so the flood check ran in "
+                        "shadow mode (recorded, not acted on)"
+                    )
+            first = False
+            prime = getattr(self.context.classifiers, "prime", None)
+            if prime is not None:
+                prime([normalize(row.text).text for row in chunk])
+            for row in chunk:
+                yield row, self.decide(row)
+            if failure is not None:
+                break
+        if failure is not None:
+            raise failure
 
     def decide(self, row: InputRow) -> RowResult:
         facts = self.facts(row)
@@ -321,12 +637,16 @@ def _ratio(numerator: int, denominator: int) -> str:
 
 @dataclass
 class Summary:
-    """Counts per decision and, for labelled rows, per (label as written, decision)."""
+    """Counts per decision and, for labelled rows, per (label as written, decision).
+
+    `names` calls the label classes spam/ham or toxic/ok: given, or else those of the
+    first labelled row."""
 
     decisions: Counter[str] = field(default_factory=Counter)
     by_label: dict[str, Counter[str]] = field(default_factory=dict)
     label_kind: dict[str, bool | None] = field(default_factory=dict)
     rows: int = 0
+    names: LabelNames | None = None
 
     def add(self, row: InputRow, result: RowResult) -> None:
         self.rows += 1
@@ -334,6 +654,8 @@ class Summary:
         name = row.label_text or "(none)"
         self.by_label.setdefault(name, Counter())[result.decision] += 1
         self.label_kind[name] = row.label
+        if self.names is None and row.label is not None:
+            self.names = row.names
 
     @property
     def labelled(self) -> bool:
@@ -359,10 +681,11 @@ class Summary:
             self.by_label,
             key=lambda n: ({True: 0, False: 1, None: 2}[self.label_kind[n]], n),
         )
+        classes = self.names or SPAM_NAMES
         names = [
             n
-            if n in {"spam", "ham", "(none)"}
-            else f"{n} ({'spam' if self.label_kind[n] else 'ham'})"
+            if n in {classes.positive, classes.negative, "(none)"}
+            else f"{n} ({classes.positive if self.label_kind[n] else classes.negative})"
             for n in order
         ]
         width = max(len("label"), *(len(n) for n in names))
@@ -377,14 +700,14 @@ class Summary:
             lines.append(f"{shown:<{width}}" + "".join(f"{c:>9,}" for c in (*cells, sum(cells))))
         positives = self._total(True, DECISIONS)
         flagged = ("hold", "reject", "spam")
-        true_spam = self._total(True, ("spam",))
-        said_spam = true_spam + self._total(False, ("spam",))
+        caught = self._total(True, (classes.decision,))
+        said = caught + self._total(False, (classes.decision,))
         true_flagged = self._total(True, flagged)
         said_flagged = true_flagged + self._total(False, flagged)
         lines += [
             "",
-            f"spam (decision spam): precision {_ratio(true_spam, said_spam)}, "
-            f"recall {_ratio(true_spam, positives)}",
+            f"{classes.positive} (decision {classes.decision}): precision "
+            f"{_ratio(caught, said)}, recall {_ratio(caught, positives)}",
             f"not approved (hold, reject or spam): precision "
             f"{_ratio(true_flagged, said_flagged)}, recall {_ratio(true_flagged, positives)}",
         ]

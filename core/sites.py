@@ -24,8 +24,8 @@ DEFAULT_POLICY: dict[str, Any] = {
     "allowed_domains": [],  # links the link checks never flag (e.g. the site's own)
     # Classifier thresholds (core.checks.classifiers): hold, then spam at the higher one;
     # toxicity only holds unless the site opts in to rejecting with toxicity_reject_at.
-    "spam_hold_at": 0.5,
-    "spam_at": 0.97,
+    "spam_hold_at": 0.9,
+    "spam_at": 0.995,
     "toxicity_hold_at": 0.7,
     "toxicity_reject_at": None,
     "shadow_checks": [],  # run and recorded, never acted on

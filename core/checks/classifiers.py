@@ -2,8 +2,9 @@
 
 Spam: at or above `spam_hold_at` the comment is held, at or above `spam_at` it is spam;
 the reason names the score and the words that weighed most. An author with a record of
-approved comments (core.checks.history.trust_level) needs a higher score to be held, but
-is never exempt: trust lowers suspicion, it does not skip the check.
+approved comments (core.checks.history.trust_level) needs a higher score to be held, and
+one a moderator marked as trusted is held by this check no more (but still marked spam
+at `spam_at`): trust lowers suspicion, it never skips the check.
 
 Toxicity (insults, threats, identity attacks, profanity): at or above
 `toxicity_hold_at` the comment is held for a moderator with the offending words as
@@ -21,9 +22,9 @@ from typing import ClassVar
 
 from core.checks.base import Action, CheckContext, CheckUnavailable, CommentFacts, Verdict
 
-SPAM_HOLD_AT = 0.5
-SPAM_AT = 0.97
-TOXICITY_HOLD_AT = 0.5
+SPAM_HOLD_AT = 0.9
+SPAM_AT = 0.995
+TOXICITY_HOLD_AT = 0.7
 # How far full trust raises the spam hold threshold towards SPAM_AT.
 TRUST_RELIEF = 0.6
 
@@ -35,8 +36,6 @@ def _classifiers(ctx: CheckContext, what: str):  # type: ignore[no-untyped-def]
 
 
 def _trust(ctx: CheckContext, comment: CommentFacts) -> float:
-    if ctx.author_standing == "trust":
-        return 1.0
     history = ctx.history
     if history is None or comment.site_id is None or comment.email_index is None:
         return 0.0
@@ -73,7 +72,9 @@ class SpamClassifier:
             action = Action.SPAM
         elif hold_at is not None:
             ceiling = spam_at if spam_at is not None else 1.0
-            relieved = hold_at + (ceiling - hold_at) * TRUST_RELIEF * _trust(ctx, comment)
+            # A moderator's explicit trust: only what is certainly spam still counts.
+            relief = 1.0 if ctx.author_standing == "trust" else TRUST_RELIEF * _trust(ctx, comment)
+            relieved = hold_at + (ceiling - hold_at) * relief
             if score < relieved:
                 return None
             action = Action.HOLD

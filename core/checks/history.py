@@ -51,7 +51,8 @@ POLICY_DEFAULTS: dict[str, Any] = {
     "flood_max_per_site": 1000,
     "duplicates_window_days": 7,
     "duplicates_hold_authors": 1,  # other authors with the same text → hold
-    "duplicates_spam_authors": 2,  # ... → spam (as is copying a comment marked spam)
+    "duplicates_spam_authors": 4,  # ... → spam (as is copying a comment marked spam); 4, not
+    # fewer: canned replies ("Sorry, I can't talk now, call you later") recur innocently
     "duplicates_min_words": 3,  # shorter texts ("First!", "Well said") are not compared
     "duplicates_spam_min_words": 6,  # shorter texts are at most held
     "trust_min_approved": 3,  # approved comments, none rejected or spam → approve verdict

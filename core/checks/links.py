@@ -15,7 +15,7 @@ website field:
   ("pаypal.com" with a Cyrillic "а"), or letters of several scripts in one label -> spam;
 * a punycode host (`xn--`) that decodes to a look-alike -> spam; other punycode (a genuine
   internationalised name nobody types by hand) -> held;
-* a URL shortener (bit.ly, t.co, ... `SHORTENERS`) -> held: the reader cannot see where
+* a URL shortener (bit.ly, tinyurl.com, ... `SHORTENERS`) -> held: the reader cannot see where
   it goes;
 * a link written to dodge link filters -> held.
 
@@ -57,10 +57,12 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
+# Not t.co: Twitter wraps every link posted there in it and nobody can make one
+# elsewhere, so in a comment it is a pasted tweet, not a disguise.
 SHORTENERS: Final = frozenset(
     _words(
         """
-    bit.ly bitly.com bit.do j.mp tinyurl.com t.co goo.gl g.co ow.ly is.gd v.gd buff.ly
+    bit.ly bitly.com bit.do j.mp tinyurl.com goo.gl g.co ow.ly is.gd v.gd buff.ly
     cutt.ly rebrand.ly shorturl.at tiny.cc tiny.one rb.gy t.ly s.id shorte.st adf.ly
     bc.vc ouo.io lnkd.in db.tt qr.net 1url.com tr.im cli.gs short.io shorturl.com
     soo.gd clck.ru u.to x.co lc.chat t2m.io bl.ink rotf.lol snip.ly po.st mcaf.ee

@@ -46,6 +46,7 @@ class ClassifierSet:
     spans: SpanLexicon
     source: str = "default"  # "default" or "site" (a fine-tuned model is in use)
     _last: tuple[str, Scores] | None = field(default=None, repr=False)
+    _primed: dict[str, Scores] = field(default_factory=dict, repr=False)
 
     def scores(self, normalized_text: str) -> Scores:
         """Both probabilities from one feature extraction; the last text is remembered
@@ -53,6 +54,10 @@ class ClassifierSet:
         last = self._last
         if last is not None and last[0] == normalized_text:
             return last[1]
+        primed = self._primed.pop(normalized_text, None)
+        if primed is not None:
+            self._last = (normalized_text, primed)
+            return primed
         counts = count_matrix([normalized_text])
         scores = Scores(
             float(self.spam.probabilities(counts)[0]),
@@ -60,6 +65,12 @@ class ClassifierSet:
         )
         self._last = (normalized_text, scores)
         return scores
+
+    def prime(self, normalized_texts: list[str]) -> None:
+        """Score a batch ahead of the comments that will ask for it (the backtest reads
+        rows in chunks): one feature extraction for the chunk instead of one per row,
+        the same scores. Replaces what was primed before."""
+        self._primed = dict(zip(normalized_texts, self.score_many(normalized_texts), strict=True))
 
     def score_many(self, normalized_texts: list[str]) -> list[Scores]:
         """Scores for a batch (the backtest and the benchmark score thousands at once)."""

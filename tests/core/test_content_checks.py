@@ -119,8 +119,10 @@ def test_shorteners_are_held_with_the_link_in_the_reason() -> None:
     assert verdict is not None and verdict.action is Action.HOLD
     assert verdict.reason == "shortened link bit.ly/abc123 hides where it goes"
     assert [body[s:e] for s, e in verdict.spans] == ["bit.ly/abc123"]
-    site = LinkReputation().run(facts(website="https://t.co/x"), NO_POLICY)
+    site = LinkReputation().run(facts(website="https://tinyurl.com/x"), NO_POLICY)
     assert site is not None and site.action is Action.HOLD and "website" in site.reason
+    # A pasted tweet's t.co link is Twitter's own wrapping, not a disguise.
+    assert LinkReputation().run(facts("as tweeted: https://t.co/AbC123"), NO_POLICY) is None
 
 
 def test_blocked_domains_and_their_subdomains_are_spam() -> None:

@@ -131,14 +131,14 @@ def test_author_record_counts_decided_comments(
 def test_checks_get_the_database_history_from_context_for(
     session: Session, site: Site, vault: PrivacyVault, settings: Settings
 ) -> None:
-    submitted(session, site, vault, settings, body=SPAM, email="one@example.org")
-    submitted(session, site, vault, settings, body=SPAM, email="two@example.org")
-    mine = submitted(session, site, vault, settings, body=SPAM, email="three@example.org")
+    for name in ("one", "two", "three", "four"):
+        submitted(session, site, vault, settings, body=SPAM, email=f"{name}@example.org")
+    mine = submitted(session, site, vault, settings, body=SPAM, email="five@example.org")
     facts = moderation.facts_for(mine, vault)
     ctx = moderation.context_for(session, site, facts, vault=vault)
     verdict = NearDuplicates().run(facts, ctx)
     assert verdict is not None and verdict.action is Action.SPAM
-    assert verdict.reason == "the same text as 2 comments by other authors in the last 7 days"
+    assert verdict.reason == "the same text as 4 comments by other authors in the last 7 days"
     assert Flood().run(facts, ctx) is None
     assert AuthorTrust().run(facts, ctx) is None
 

@@ -148,15 +148,19 @@ def test_one_other_author_with_the_same_text_holds() -> None:
     assert verdict.reason == "the same text as 1 comment by another author in the last 7 days"
 
 
-def test_two_other_authors_or_a_copy_of_spam_is_spam() -> None:
+def test_four_other_authors_or_a_copy_of_spam_is_spam() -> None:
     history = MemoryHistory()
     remember(history, facts(SPAM, email=b"one"), facts(SPAM + " fast", email=b"two"))
+    three = facts(SPAM, email=b"three", at=dt.timedelta(minutes=1))
+    verdict = NearDuplicates().run(three, ctx(history))
+    assert verdict is not None and verdict.action is Action.HOLD  # 2 others: held
+    remember(history, facts(SPAM, email=b"four"), facts(SPAM, email=b"five"))
     verdict = NearDuplicates().run(
-        facts(SPAM, email=b"three", at=dt.timedelta(minutes=1)), ctx(history)
+        facts(SPAM, email=b"six", at=dt.timedelta(minutes=1)), ctx(history)
     )
     assert verdict is not None and verdict.action is Action.SPAM
     assert verdict.reason.startswith("nearly the same text (≤")
-    assert "as 2 comments by other authors in the last 7 days" in verdict.reason
+    assert "as 4 comments by other authors in the last 7 days" in verdict.reason
 
     marked = MemoryHistory()
     marked.remember(facts(SPAM, email=b"one"), Action.SPAM)
@@ -190,8 +194,8 @@ def test_duplicates_outside_the_window_or_another_site_do_not_count() -> None:
 
 def test_short_common_phrases_are_held_at_most_or_ignored() -> None:
     history = MemoryHistory()
-    remember(history, *(facts("Thanks for this article", email=bytes([n])) for n in range(3)))
-    remember(history, *(facts("Well said!", email=bytes([n])) for n in range(3)))
+    remember(history, *(facts("Thanks for this article", email=bytes([n])) for n in range(5)))
+    remember(history, *(facts("Well said!", email=bytes([n])) for n in range(5)))
     verdict = NearDuplicates().run(
         facts("Thanks for this article!", email=b"me", at=dt.timedelta(1)), ctx(history)
     )

@@ -113,7 +113,7 @@ def test_moderators_decisions_train_the_site_spam_model(
     assert classifiers_for(session, other.id) is default_classifiers()
     assert spam_score(session, other.id, NEW_SCAM) == before
     for text in HAM:  # the site's ordinary comments stay clean
-        assert spam_score(session, site.id, text) < 0.05
+        assert spam_score(session, site.id, text) < 0.1  # far below holding (0.9)
 
 
 def test_rejections_train_the_toxicity_model(
