@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 MIN_LABELS = 10
 # How strongly the shipped weights hold (core.classify.train.fine_tune): measured on the
 # quality benchmark's correction curve, see docs/classifiers.md.
-PRIOR_STRENGTH = 0.5
+PRIOR_STRENGTH = 0.1
 POSITIVE = {"spam": "spam", "toxicity": "abuse"}
 
 

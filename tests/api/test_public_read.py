@@ -141,7 +141,8 @@ def test_the_workers_decision_invalidates_too(
     client: FlaskClient, session: Session, site: Site, vault: PrivacyVault, settings: Settings
 ) -> None:
     assert client.get(LISTING).get_json()["total"] == 0
-    pending = add(session, site, vault, settings, 1, status=CommentStatus.PENDING)
+    body = "The council vote was closer than the article suggests."
+    pending = add(session, site, vault, settings, 1, status=CommentStatus.PENDING, body=body)
     assert client.get(LISTING).get_json()["total"] == 0
     moderation.moderate(session, pending.id, vault=vault)  # what the Celery task runs
     session.commit()

@@ -84,7 +84,7 @@ def test_api_returns_the_defaults_of_every_new_key(
 ) -> None:
     current = client.get(BASE + "/settings", headers=admin).get_json()
     assert current["blocked_domains"] == [] and current["allowed_domains"] == []
-    assert (current["spam_hold_at"], current["spam_at"]) == (0.5, 0.97)
+    assert (current["spam_hold_at"], current["spam_at"]) == (0.9, 0.995)
     assert current["toxicity_hold_at"] == 0.7 and current["toxicity_reject_at"] is None
     assert current["shadow_checks"] == []
     assert current["flood_window_minutes"] == 10 and current["flood_max_per_ip"] == 10
@@ -103,7 +103,7 @@ def test_api_round_trip_of_the_new_keys_is_audited(
     again = client.get(BASE + "/settings", headers=admin).get_json()
     assert {key: again[key] for key in NEW_SETTINGS} == expected
     [detail] = audited(session)
-    assert detail["spam_hold_at"] == {"before": 0.5, "after": 0.6}
+    assert detail["spam_hold_at"] == {"before": 0.9, "after": 0.6}
     assert detail["toxicity_reject_at"] == {"before": None, "after": 0.98}
     assert detail["shadow_checks"] == {"before": [], "after": ["toxicity", "duplicates"]}
     assert detail["flood_max_per_site"] == {"before": 1000, "after": 5000}
@@ -239,8 +239,8 @@ def test_the_page_shows_the_new_fieldsets_with_the_defaults(
     page = text(client.get(PAGE))
     for legend in ("Moderation rules", "Links", "Classifiers", "Flood limits", "Shadow mode"):
         assert f"<legend>{legend}</legend>" in page
-    assert field_value(page, "spam_hold_at") == "0.5"
-    assert field_value(page, "spam_at") == "0.97"
+    assert field_value(page, "spam_hold_at") == "0.9"
+    assert field_value(page, "spam_at") == "0.995"
     assert field_value(page, "toxicity_hold_at") == "0.7"
     assert field_value(page, "toxicity_reject_at") == ""  # opt-in: off
     assert "Opt-in" in page and "Empty (the default) is off" in page

@@ -144,7 +144,7 @@ def submit_held(stack: Stack, author: str, n: int) -> list[int]:
                 "thread": "welcome-to-replyguard",
                 "name": author,
                 "email": f"reader+{uuid.uuid4().hex}@example.com",
-                "comment": f"Comment {i} by {author}: please check this {HELD_WORD}.",
+                "comment": f"Comment {i} by {author}: the council has to explain the {HELD_WORD}.",
             },
         )
         assert result.status == 202, result.body

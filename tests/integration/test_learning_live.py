@@ -45,10 +45,10 @@ LEARNING_REDIS_URL = os.environ.get(
 )
 # The site holds comments that mention the council, so moderators approve them (ham labels).
 HOLD_WORD = "council"
-# A scam wording the shipped spam model lets through (each scores well under 0.5).
+# A scam wording the shipped spam model lets through (each scores under 0.7).
 SCAM = [
     f"Recover your lost crypto wallet funds fast, contact our certified recovery agent {end}"
-    for end in ("today", "now", "on telegram", "at once", "for free", "24/7", "immediately")
+    for end in ("today", "now", "on telegram", "at once", "24/7", "immediately")
 ] + [
     f"Lost money to a fake broker? Our certified recovery agent gets wallet funds back {end}"
     for end in ("quickly", "in 48 hours", "guaranteed", "for victims", "safely")
@@ -84,7 +84,13 @@ def prepare(url: str) -> str:
         with session_scope(make_sessionmaker(engine)) as session:
             site = ensure_site(session, SITE, name="The Learning Gazette")
             # Near-duplicate detection off: the scam variations must reach the classifier.
-            site.policy = {"moderation_words": [HOLD_WORD], "duplicates_window_days": 0}
+            site.policy = {
+                "moderation_words": [HOLD_WORD],
+                "duplicates_window_days": 0,
+                # This site holds from 0.7 (the default is 0.9): the shipped model scores
+                # every SCAM variation below it, the learnt one the new wording above it.
+                "spam_hold_at": 0.7,
+            }
             session.flush()
             return accounts.create_token(session, site, Role.MODERATOR, label="it-mod").secret
     finally:

@@ -33,6 +33,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, selectinload
 
 from core import comments, tasknames
+from core.checks.pipeline import check_names
 from core.comments import NewComment, SubmissionMeta
 from core.config import Settings
 from core.privacy import EncryptedEmail, PrivacyVault
@@ -47,14 +48,6 @@ from tests.support.stack import LiveStack, RedisMonitor, RedisServer, stack_sett
 
 SITE = "gazette"
 DISALLOWED_WORD = "casino"
-CHECK_ORDER = [
-    "author_banned",
-    "form_signals",
-    "disallowed_words",
-    "moderation_words",
-    "max_links",
-    "premoderation",
-]
 INTEGRATION_REDIS_URL = os.environ.get(
     "REPLYGUARD_TEST_INTEGRATION_REDIS_URL", "redis://127.0.0.1:6379/13"
 )
@@ -421,8 +414,8 @@ def test_submissions_are_decided_by_the_worker_and_audited(live: Live) -> None:
         assert (decision.from_status, decision.to_status) == ("pending", expected)
         decided_by, check_name = decisive[expected]
         assert decision.decided_by == decided_by
-        assert [c.check_name for c in decision.checks] == CHECK_ORDER
-        assert [c.position for c in decision.checks] == list(range(len(CHECK_ORDER)))
+        assert [c.check_name for c in decision.checks] == check_names()
+        assert [c.position for c in decision.checks] == list(range(len(check_names())))
         opinions = {c.check_name: c.action for c in decision.checks if c.action is not None}
         if check_name is None:
             assert opinions == {}
