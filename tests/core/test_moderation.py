@@ -119,12 +119,17 @@ def test_sweeper_resends_stale_entries_only(
     assert sweeper.sweep(session, settings) == []  # not stale yet
     later = utcnow() + dt.timedelta(seconds=settings.stale_after_seconds + 1)
     assert sweeper.sweep(session, settings, now=later) == [(tasknames.MODERATE, comment.id)]
-    assert sweeper.sweep(session, settings, now=later) == []  # waits another stale period
-    much_later = later + 10 * dt.timedelta(seconds=settings.stale_after_seconds + 1)
+    assert sweeper.sweep(session, settings, now=later) == []  # waits before re-sending again
+    stale = dt.timedelta(seconds=settings.stale_after_seconds)
+    # Each re-send waits longer: a long queue must not be multiplied by re-sends.
+    assert sweeper.sweep(session, settings, now=later + stale + dt.timedelta(seconds=1)) == []
+    again = later + 2 * stale + dt.timedelta(seconds=1)
+    assert sweeper.sweep(session, settings, now=again) == [(tasknames.MODERATE, comment.id)]
+    much_later = again + 10 * dt.timedelta(seconds=settings.stale_after_seconds + 1)
     assert sweeper.sweep(session, settings, now=much_later) == [(tasknames.MODERATE, comment.id)]
     session.commit()
     entry = session.scalar(select(OutboxEntry))
-    assert entry is not None and entry.dispatches == 3
+    assert entry is not None and entry.dispatches == 4
     assert comment.status is CommentStatus.PENDING  # a backlog never holds a comment
 
 
