@@ -9,6 +9,7 @@ import click
 from cli.accounts import moderators, tokens
 from cli.backtest import backtest
 from cli.learn import learn
+from cli.privacy import privacy
 from cli.train import train
 from core.config import ConfigError, Settings
 from core.privacy import new_key_material
@@ -110,6 +111,7 @@ main.add_command(tokens)
 main.add_command(backtest)
 main.add_command(train)
 main.add_command(learn)
+main.add_command(privacy)
 
 
 if __name__ == "__main__":

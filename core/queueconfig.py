@@ -81,6 +81,11 @@ def celery_config(settings: Settings, *, role: str) -> dict[str, Any]:
                 "schedule": float(settings.learn_interval_seconds),
                 "options": {"queue": tasknames.QUEUE_MAINTENANCE},
             },
+            "prune-ips": {
+                "task": tasknames.PRUNE_IPS,
+                "schedule": 3600.0,
+                "options": {"queue": tasknames.QUEUE_MAINTENANCE},
+            },
         },
     }
     return config

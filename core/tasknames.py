@@ -8,6 +8,7 @@ DELIVER_WEBHOOK = "replyguard.deliver_webhook"
 POLL_WEBHOOKS = "replyguard.poll_webhooks"
 PRUNE_WEBHOOKS = "replyguard.prune_webhooks"
 LEARN_SITES = "replyguard.learn_sites"
+PRUNE_IPS = "replyguard.prune_ips"
 
 # Queues: moderation work never waits behind maintenance or webhooks. Deliveries have a
 # queue (and a worker) of their own, so a receiver that takes 15 s to answer occupies a
@@ -24,4 +25,5 @@ TASK_QUEUES = {
     POLL_WEBHOOKS: QUEUE_MAINTENANCE,
     PRUNE_WEBHOOKS: QUEUE_MAINTENANCE,
     LEARN_SITES: QUEUE_MAINTENANCE,
+    PRUNE_IPS: QUEUE_MAINTENANCE,
 }

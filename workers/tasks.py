@@ -14,7 +14,7 @@ from celery import shared_task
 from celery.exceptions import MaxRetriesExceededError
 from sqlalchemy.exc import OperationalError
 
-from core import accounts, learning, moderation, sweeper, tasknames
+from core import accounts, learning, moderation, retention, sweeper, tasknames
 from core.checks import CheckUnavailable
 from models.db import session_scope
 from workers.celery_app import publish, session_factory, settings, vault
@@ -93,3 +93,15 @@ def learn_sites() -> int:
         with session_scope(session_factory()) as session:
             trained += sum(r.trained for r in learning.learn_site(session, site_id))
     return trained
+
+
+@shared_task(name=tasknames.PRUNE_IPS, acks_late=True, ignore_result=True)
+def prune_ips() -> int:
+    """Drop the IP index and prefix of comments older than the retention period, one
+    committed batch at a time; returns how many comments lost them."""
+    pruned = 0
+    with session_scope(session_factory()) as session:
+        for count in retention.prune_batches(session, settings().ip_retention_days):
+            session.commit()
+            pruned += count
+    return pruned
