@@ -81,6 +81,9 @@ class Settings:
     webhook_rotation_grace_hours: int = 24
     # Finished deliveries and their attempt logs are deleted after this many days.
     webhook_retention_days: int = 30
+    # Comments keep their client address's HMAC and /24 (/48) prefix this many days, then
+    # lose both (core/retention.py, docs/privacy.md); 0 keeps them.
+    ip_retention_days: int = 30
     # Signed form tokens (embed widget, no-JS form): older tokens count as expired.
     form_token_max_age_seconds: int = 24 * 3600
     # Public read cache (thread listings, counts, feeds) in Redis: an empty URL means the
@@ -93,6 +96,19 @@ class Settings:
     # Extra allowed origins for the seeded demo site, comma-separated (e.g. a static page
     # on another port that embeds the widget).
     demo_origins: str = ""
+    # Rate limits on comment submissions (api/ratelimit.py, docs/security.md), in Redis:
+    # independent buckets per client address, per email (its blind index) and per site,
+    # each "N/period[;N/period...]" (an empty value turns that bucket off). `rate_limits`
+    # is on, off, or auto: on in production only, since in development and tests every
+    # request comes from 127.0.0.1. The storage is `rate_limit_url` (empty: the cache's
+    # Redis; "memory://": this process only); when it is unreachable the limits fall back
+    # to a per-process in-memory limiter, with a logged warning, never an error.
+    rate_limits: str = "auto"
+    rate_limit_ip: str = "5/minute;30/hour"
+    rate_limit_email: str = "3/minute;20/hour"
+    rate_limit_site: str = "600/minute"
+    rate_limit_url: str = ""
+    rate_limit_prefix: str = "rg-ratelimit"
     port: int = field(default=8000, metadata={"env": "PORT"})
 
     @classmethod
@@ -124,6 +140,14 @@ class Settings:
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def rate_limits_on(self) -> bool:
+        """Whether submissions are rate limited (see `rate_limits`)."""
+        mode = self.rate_limits.strip().lower()
+        if mode == "auto":
+            return self.is_production
+        return _parse_bool(mode)
 
     def check_production_safety(self) -> None:
         """Refuse to run production on development secrets."""
