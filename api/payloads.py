@@ -27,3 +27,13 @@ def read_json() -> dict[str, Any]:
     if request.mimetype != "application/json":
         raise ApiError(415, "unsupported_media_type", "Send application/json.")
     return parse_json_object()
+
+
+def db_int(value: str) -> int:
+    """A query or form integer that a BIGINT column can hold. Used as werkzeug's `type=`,
+    whose convention is that a ValueError makes the argument count as absent: an id beyond
+    64 bits can match nothing, and must not reach the database driver (a 500)."""
+    number = int(value)
+    if not -(2**63) <= number < 2**63:
+        raise ValueError("out of the 64-bit range")
+    return number

@@ -46,10 +46,14 @@ def check_http_url(value: str, max_chars: int) -> str:
         value = "http://" + value
     if any(ch.isspace() for ch in value) or _has_control_chars(value):
         raise ValidationError("Addresses cannot contain spaces or control characters.")
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        hostname = parts.hostname  # parsing a bracketed host can raise too
+    except ValueError:
+        raise ValidationError("Not a valid web address.") from None
     if parts.scheme.lower() not in {"http", "https"}:
         raise ValidationError("Only http:// and https:// addresses are accepted.")
-    if not parts.hostname:
+    if not hostname:
         raise ValidationError("Not a valid web address.")
     if parts.username is not None or parts.password is not None:
         raise ValidationError("Addresses with a user name or password are not accepted.")

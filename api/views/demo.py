@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from api.context import form_tokens
 from api.db import get_session
+from api.payloads import db_int
 from api.schemas import dump_comment
 from api.views.comments import AWAITING_MARKER, site_settings
 from core import comments
@@ -31,7 +32,7 @@ DEMO_TITLE = "Council approves new riverside park"
 
 def _notice(session: Session, site: SiteLike) -> tuple[str, int] | None:
     """("published" | "awaiting", id) for the redirect marker's comment, if it is ours."""
-    comment_id = request.args.get("rg_comment", type=int)
+    comment_id = request.args.get("rg_comment", type=db_int)
     if request.args.get("rg_status") != AWAITING_MARKER or comment_id is None:
         return None
     try:

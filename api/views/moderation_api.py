@@ -27,7 +27,7 @@ from api.moderation_schemas import (
     dump_queue_item,
     dump_stats,
 )
-from api.payloads import read_json
+from api.payloads import db_int, read_json
 from core import audit, authors, queue, review, site_settings, stats
 from core.queue import QueueFilter
 from core.review import ReviewAction
@@ -213,9 +213,9 @@ def audit_log(site: str) -> Response:
     page = audit.entries(
         session,
         site_row.id,
-        before=request.args.get("before", type=int),
-        comment_id=request.args.get("comment", type=int),
-        limit=max(1, min(request.args.get("limit", 50, type=int) or 50, 200)),
+        before=request.args.get("before", type=db_int),
+        comment_id=request.args.get("comment", type=db_int),
+        limit=max(1, min(request.args.get("limit", 50, type=db_int) or 50, 200)),
     )
     return jsonify(
         {"entries": [dump_audit(e) for e in page.entries], "next_before": page.next_before}
@@ -227,7 +227,7 @@ def site_stats(site: str) -> Response:
     """Comments per day by status, queue sizes and ages, top reasons, spam rate."""
     session = get_session(read_only=True)
     site_row, _principal, _role = site_for(session, site, Role.VIEWER)
-    days = request.args.get("days", 30, type=int) or 30
+    days = request.args.get("days", 30, type=db_int) or 30
     return jsonify(dump_stats(stats.site_stats(session, site_row.id, days=days)))
 
 

@@ -49,6 +49,7 @@ from api.moderation_pages import (
     sites_of,
 )
 from api.moderation_schemas import BulkRequestSchema, DecisionRequestSchema, QueueArgsSchema
+from api.payloads import db_int
 from api.views.moderation_api import queue_filter
 from core import accounts, audit, queue, review
 from core.access import Principal
@@ -95,15 +96,15 @@ def queue_url(site: str, state: dict[str, str], **extra: Any) -> str:
 def _notice() -> dict[str, Any] | None:
     """What the previous action did, from the redirect's query (fixed words only)."""
     done = request.args.get("done", "")
-    done_id = request.args.get("done_id", type=int)
+    done_id = request.args.get("done_id", type=db_int)
     if done in DONE_WORDS:
         return {"kind": "decision", "word": DONE_WORDS[done], "id": done_id}
     if done.startswith("bulk-") and done[5:] in DONE_WORDS:
         return {
             "kind": "bulk",
             "word": DONE_WORDS[done[5:]],
-            "count": request.args.get("count", 0, type=int),
-            "failed": request.args.get("failed", 0, type=int),
+            "count": request.args.get("count", 0, type=db_int),
+            "failed": request.args.get("failed", 0, type=db_int),
         }
     if done in {"bulk-none", "reply", "author-ban", "author-trust", "author-clear"}:
         return {"kind": done, "id": done_id}
@@ -277,7 +278,7 @@ def queue_page(site: str) -> Response:
         limit=args["limit"],
     )
     ids = [item.comment.id for item in listing.items]
-    focus = request.args.get("focus", type=int)
+    focus = request.args.get("focus", type=db_int)
     next_url = None
     if listing.next_cursor is not None:
         next_url = queue_url(site, {**state, "cursor": str(listing.next_cursor)})
@@ -370,7 +371,7 @@ def decide(site: str, comment_id: int) -> Response:
         return comment_response(page, comment_id, status=409, conflict=conflict)
     page.session.commit()
     state = queue_state_from(request.form.get("return_to"))
-    focus = request.form.get("focus_next", type=int)
+    focus = request.form.get("focus_next", type=db_int)
     target = queue_url(site, state, focus=focus, done=action.value, done_id=comment_id)
     return see_other(target)
 
@@ -380,7 +381,7 @@ def bulk(site: str) -> Response:
     """The same action on every selected comment; those decided meanwhile are reported."""
     page = open_action(site)
     state = queue_state_from(request.form.get("return_to"))
-    ids = request.form.getlist("ids", type=int)
+    ids = request.form.getlist("ids", type=db_int)
     if not ids:
         return see_other(queue_url(site, state, done="bulk-none"))
     data = BulkRequestSchema().load({"action": request.form.get("action", ""), "ids": ids})

@@ -31,6 +31,7 @@ from api.moderation_pages import (
     see_other,
 )
 from api.moderation_schemas import AuthorMarkRequestSchema, check_settings
+from api.payloads import db_int
 from api.views.moderation_ui import comment_response, form_fields
 from core import audit, authors, queue, review, site_settings, stats
 from core.checks.pipeline import check_names
@@ -164,11 +165,11 @@ def _short(value: Any) -> str:
 def audit_page(site: str) -> Response:
     """The site's audit log, newest first; `before=<id>` pages, `comment=<id>` filters."""
     page = open_page(site)
-    comment_id = request.args.get("comment", type=int)
+    comment_id = request.args.get("comment", type=db_int)
     log = audit.entries(
         page.session,
         page.site.id,
-        before=request.args.get("before", type=int),
+        before=request.args.get("before", type=db_int),
         comment_id=comment_id,
         limit=50,
     )
@@ -195,7 +196,7 @@ def _hours(oldest: dt.datetime | None, now: dt.datetime) -> float:
 def stats_page(site: str) -> Response:
     """Comments per day by status, queue size and age, top reasons and the spam rate."""
     page = open_page(site)
-    days = request.args.get("days", 30, type=int)
+    days = request.args.get("days", 30, type=db_int)
     days = days if days in STATS_DAYS else 30
     numbers = stats.site_stats(page.session, page.site.id, days=days)
     now = utcnow()

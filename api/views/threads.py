@@ -27,6 +27,7 @@ from api.db import get_session
 from api.errors import ApiError
 from api.feeds import thread_feed
 from api.httpcache import body_response, cached_response, not_modified, validated
+from api.payloads import db_int
 from api.schemas import HONEYPOT_FIELD, THREAD_KEY_MAX_CHARS, dump_comment
 from api.views.comments import site_settings
 from core import comments
@@ -64,8 +65,8 @@ def _thread_key(thread: str) -> str:
 
 
 def _page_args() -> tuple[int | None, int]:
-    limit = request.args.get("limit", PAGE_DEFAULT, type=int) or PAGE_DEFAULT
-    return request.args.get("after", None, type=int), max(1, min(limit, PAGE_MAX))
+    limit = request.args.get("limit", PAGE_DEFAULT, type=db_int) or PAGE_DEFAULT
+    return request.args.get("after", None, type=db_int), max(1, min(limit, PAGE_MAX))
 
 
 def _page_with_next(
