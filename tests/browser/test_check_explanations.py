@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,10 +21,9 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Error, Page, expect
 
 from tests.support.devstack_proc import (
-    MARKER_VAR,
     DevStackProcess,
     http_request,
-    replyguard_executable,
+    run_cli,
 )
 
 pytestmark = pytest.mark.browser
@@ -54,23 +52,6 @@ class Stack:
         assert response.status == 200, response.body
         found: dict[str, object] = response.json()
         return found
-
-
-def run_cli(proc: DevStackProcess, *args: str, stdin: str | None = None) -> str:
-    """`replyguard <args>` against the stack's database (its working directory)."""
-    env = {k: v for k, v in proc.environment().items() if k != MARKER_VAR}
-    done = subprocess.run(
-        [str(replyguard_executable()), *args],
-        cwd=proc.workdir,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, (args, done.stdout, done.stderr)
-    return done.stdout
 
 
 @pytest.fixture(scope="module")

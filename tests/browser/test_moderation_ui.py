@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,10 +24,9 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Error, Page, expect
 
 from tests.support.devstack_proc import (
-    MARKER_VAR,
     DevStackProcess,
     http_request,
-    replyguard_executable,
+    run_cli,
 )
 
 pytestmark = pytest.mark.browser
@@ -49,23 +47,6 @@ class Stack:
 
     def url(self, path: str) -> str:
         return self.proc.url(path)
-
-
-def run_cli(proc: DevStackProcess, *args: str, stdin: str | None = None) -> str:
-    """`replyguard <args>` against the stack's database (its working directory)."""
-    env = {k: v for k, v in proc.environment().items() if k != MARKER_VAR}
-    done = subprocess.run(
-        [str(replyguard_executable()), *args],
-        cwd=proc.workdir,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, (args, done.stdout, done.stderr)
-    return done.stdout
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import threading
 import uuid
 from collections.abc import Iterator
@@ -42,11 +41,10 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Dialog, Error, Page, Request, expect
 
 from tests.support.devstack_proc import (
-    MARKER_VAR,
     DevStackProcess,
     free_port,
     http_request,
-    replyguard_executable,
+    run_cli,
 )
 from tests.support.xss_payloads import BAD_WEBSITES, PAYLOADS, TRICKY_WEBSITES, Payload, render
 
@@ -114,23 +112,6 @@ class Corpus:
 
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
-
-
-def run_cli(stack: DevStackProcess, *args: str, stdin: str | None = None) -> str:
-    """`replyguard <args>` on the stack's database (its working directory)."""
-    env = {k: v for k, v in stack.environment().items() if k != MARKER_VAR}
-    done = subprocess.run(
-        [str(replyguard_executable()), *args],
-        cwd=stack.workdir,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, (args, done.stdout, done.stderr)
-    return done.stdout
 
 
 def submit_corpus(stack: DevStackProcess, thread: str, base: int) -> list[Submitted]:

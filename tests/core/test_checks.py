@@ -5,26 +5,13 @@ from __future__ import annotations
 import pytest
 
 from core.checks import Action, CheckContext, default_checks, run_pipeline
-from core.checks.base import CheckUnavailable, CommentFacts
+from core.checks.base import CheckUnavailable
 from core.checks.links import MaxLinks
 from core.checks.pipeline import check_names
 from core.checks.words import DisallowedWords, ModerationWords
 from core.classify.registry import default_classifiers
 from core.privacy import PrivacyVault
-
-
-def facts(body: str = "Nice article.", **kw: object) -> CommentFacts:
-    base: dict[str, object] = dict(
-        body=body,
-        author_name="Ann",
-        email="ann@example.org",
-        website=None,
-        ip_truncated="203.0.113.0",
-        ip_index=None,
-        user_agent="Mozilla/5.0",
-    )
-    base.update(kw)
-    return CommentFacts(**base)  # type: ignore[arg-type]
+from tests.support.facts import facts
 
 
 @pytest.mark.parametrize(

@@ -5,26 +5,11 @@ from __future__ import annotations
 import pytest
 
 from core.checks import Action, CheckContext
-from core.checks.base import CommentFacts
 from core.checks.contacts import ContactHandles
 from core.checks.links import LinkReputation, MaxLinks, find_links
 from core.checks.personal_data import PersonalData
 from core.checks.words import DisallowedWords, ModerationWords
-
-
-def facts(body: str = "Nice article.", **kw: object) -> CommentFacts:
-    base: dict[str, object] = dict(
-        body=body,
-        author_name="Ann",
-        email="ann@example.org",
-        website=None,
-        ip_truncated="203.0.113.0",
-        ip_index=None,
-        user_agent="Mozilla/5.0",
-    )
-    base.update(kw)
-    return CommentFacts(**base)  # type: ignore[arg-type]
-
+from tests.support.facts import facts
 
 NO_POLICY = CheckContext(policy={})
 

@@ -523,3 +523,21 @@ class DevStackProcess:
         raise AssertionError(
             f"comment not decided within {timeout}s (last: {body!r}); log tail:\n" + self.log_tail()
         )
+
+
+def run_cli(proc: DevStackProcess, *args: str, stdin: str | None = None) -> str:
+    """`replyguard <args>` against the stack's database (its working directory); its
+    standard output, failing the test when the command fails."""
+    env = {k: v for k, v in proc.environment().items() if k != MARKER_VAR}
+    done = subprocess.run(
+        [str(replyguard_executable()), *args],
+        cwd=proc.workdir,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, (args, done.stdout, done.stderr)
+    return done.stdout
