@@ -619,7 +619,8 @@ class Backtester:
             raise
         self.history.remember(facts, result.action)
         reasons = [
-            f"{name}: {verdict.reason}"
+            # A shadow check's objection is listed, marked: it did not count.
+            f"{name}{' (shadow)' if name in result.shadow else ''}: {verdict.reason}"
             for name, verdict in result.verdicts
             if verdict is not None and verdict.action is not Action.APPROVE
         ]

@@ -158,6 +158,16 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
+def _check_threshold_order(values: dict[str, Any]) -> None:
+    """A hold threshold above its stronger action's threshold would silently never hold."""
+    for hold, stronger in (("spam_hold_at", "spam_at"), ("toxicity_hold_at", "toxicity_reject_at")):
+        low, high = values.get(hold), values.get(stronger)
+        if low is not None and high is not None and low > high:
+            raise InvalidSetting(
+                "thresholds out of order", fields={hold: [f"must not be above {stronger}"]}
+            )
+
+
 def current(site: Site) -> dict[str, Any]:
     """The settings in effect (the site's policy over the defaults)."""
     from core.checks.history import POLICY_DEFAULTS as HISTORY_DEFAULTS
@@ -175,6 +185,7 @@ def update(
         raise InvalidSetting("unknown settings", fields={key: ["not a setting"] for key in unknown})
     parsed = {key: PARSERS[key](value) for key, value in changes.items()}
     before = current(site)
+    _check_threshold_order({**before, **parsed})
     site.policy = {**(site.policy or {}), **parsed}
     after = current(site)
     changed = {k: {"before": before[k], "after": after[k]} for k in parsed if before[k] != after[k]}

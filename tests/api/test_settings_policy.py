@@ -165,6 +165,24 @@ def test_api_names_every_invalid_field_at_once_and_changes_nothing(
     assert "max_links" not in stored_policy(session, site)
 
 
+def test_api_refuses_a_hold_threshold_above_its_stronger_action(
+    client: FlaskClient, session: Session, site: Site, admin: dict[str, str]
+) -> None:
+    # Against the default spam_at (0.995): holding from 0.999 would never hold.
+    response = client.put(BASE + "/settings", json={"spam_hold_at": 0.999}, headers=admin)
+    assert response.status_code == 422
+    assert list(response.get_json()["fields"]) == ["spam_hold_at"]
+    both = client.put(
+        BASE + "/settings", json={"toxicity_hold_at": 0.9, "toxicity_reject_at": 0.8}, headers=admin
+    )
+    assert both.status_code == 422 and list(both.get_json()["fields"]) == ["toxicity_hold_at"]
+    assert "toxicity_reject_at" not in stored_policy(session, site)
+    fine = client.put(
+        BASE + "/settings", json={"toxicity_hold_at": 0.8, "toxicity_reject_at": 0.9}, headers=admin
+    )
+    assert fine.status_code == 200
+
+
 def test_api_shadow_checks_must_be_pipeline_checks(
     client: FlaskClient, session: Session, site: Site, admin: dict[str, str]
 ) -> None:

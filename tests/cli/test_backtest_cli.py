@@ -3,6 +3,7 @@ clear errors (exit code 2) for bad input; in process with CliRunner and once for
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 from pathlib import Path
@@ -178,3 +179,20 @@ def test_real_subprocess(tmp_path: Path) -> None:
         check=False,
     )
     assert failed.returncode == 2 and "no text column" in failed.stderr
+
+
+def test_shadow_checks_are_listed_as_such_and_do_not_decide() -> None:
+    from core.backtest import Backtester, read_rows
+    from core.classify.registry import default_classifiers
+    from core.sites import DEFAULT_POLICY
+
+    policy = {
+        **DEFAULT_POLICY,
+        "moderation_words": ["budget"],
+        "shadow_checks": ["moderation_words"],
+    }
+    rows = read_rows(io.StringIO("text\nA fair point about the budget. Thank you.\n"), {})
+    tester = Backtester(policy=policy, classifiers=default_classifiers())
+    [result] = [tester.decide(row) for row in rows]
+    assert result.decision == "approve"
+    assert any(r.startswith("moderation_words (shadow): ") for r in result.reasons)
