@@ -12,8 +12,6 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
-from core import site_settings
-from core.errors import InvalidSetting
 from core.queue import CheckView, CommentDetail, DecisionView, QueueItem, Segment
 from core.rendering import comment_html
 from core.review import MAX_BULK, ReviewAction
@@ -71,31 +69,6 @@ class PremoderationRequestSchema(Schema):
         unknown = RAISE
 
     premoderation = fields.Boolean(required=True)
-
-
-def settings_errors(changes: dict[str, Any]) -> dict[str, list[str]]:
-    """Every invalid field of a settings change at once (core.site_settings.update stops
-    at the first): `{key: [message, ...]}`, empty when all are valid."""
-    errors: dict[str, list[str]] = {}
-    for key in sorted(set(changes) - set(site_settings.PARSERS)):
-        errors[key] = ["not a setting"]
-    for key, value in changes.items():
-        parse = site_settings.PARSERS.get(key)
-        if parse is None:
-            continue
-        try:
-            parse(value)
-        except InvalidSetting as exc:
-            for name, messages in (exc.fields or {key: [exc.message]}).items():
-                errors.setdefault(name, []).extend(messages)
-    return errors
-
-
-def check_settings(changes: dict[str, Any]) -> None:
-    """Raise InvalidSetting (422) naming every invalid field of `changes`."""
-    errors = settings_errors(changes)
-    if errors:
-        raise InvalidSetting("invalid settings", fields=errors)
 
 
 def _parse_when(value: str, field: str) -> dt.datetime:

@@ -23,6 +23,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.privacy import EmailDecryptionError, EncryptedEmail, PrivacyVault, SecretDecryptionError
+from core.webhooks.endpoints import secret_purpose
 from models import Comment, WebhookEndpoint
 
 BATCH_SIZE = 500
@@ -55,11 +56,6 @@ def current_key_id(vault: PrivacyVault) -> str:
     vault itself reports it."""
     _sealed, key_id = vault.encrypt_secret("", purpose="replyguard|key-rotation|probe")
     return key_id
-
-
-def _purpose(endpoint: WebhookEndpoint) -> str:
-    # The associated data core.webhooks.endpoints binds to an endpoint's secrets.
-    return f"webhook_endpoints.secret|{endpoint.public_id}"
 
 
 def pending(session: Session, vault: PrivacyVault) -> Pending:
@@ -135,7 +131,7 @@ def rotate_endpoint_batch(
     failed: list[int] = []
     rotated = 0
     for endpoint in rows:
-        purpose = _purpose(endpoint)
+        purpose = secret_purpose(endpoint)
         try:
             secret = vault.decrypt_secret(
                 endpoint.secret_ciphertext, endpoint.secret_key_id, purpose=purpose

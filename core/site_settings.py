@@ -176,14 +176,29 @@ def current(site: Site) -> dict[str, Any]:
     return {key: policy.get(key, False if key == "premoderation" else None) for key in PARSERS}
 
 
+def parse(changes: dict[str, Any]) -> dict[str, Any]:
+    """The parsed values of `changes`; InvalidSetting naming every invalid or unknown key
+    at once, so a form or API client can correct them all in one go."""
+    errors: dict[str, list[str]] = {key: ["not a setting"] for key in changes if key not in PARSERS}
+    parsed: dict[str, Any] = {}
+    for key, value in changes.items():
+        if key not in PARSERS:
+            continue
+        try:
+            parsed[key] = PARSERS[key](value)
+        except InvalidSetting as exc:
+            for name, messages in (exc.fields or {key: [exc.message]}).items():
+                errors.setdefault(name, []).extend(messages)
+    if errors:
+        raise InvalidSetting("invalid settings", fields=errors)
+    return parsed
+
+
 def update(
     session: Session, site: Site, changes: dict[str, Any], principal: Principal
 ) -> dict[str, Any]:
-    """Validate and apply `changes` (unknown keys refused); the caller commits."""
-    unknown = sorted(set(changes) - set(PARSERS))
-    if unknown:
-        raise InvalidSetting("unknown settings", fields={key: ["not a setting"] for key in unknown})
-    parsed = {key: PARSERS[key](value) for key, value in changes.items()}
+    """Validate and apply `changes` (see `parse`); the caller commits."""
+    parsed = parse(changes)
     before = current(site)
     _check_threshold_order({**before, **parsed})
     site.policy = {**(site.policy or {}), **parsed}

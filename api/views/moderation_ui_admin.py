@@ -30,7 +30,7 @@ from api.moderation_pages import (
     render_page,
     see_other,
 )
-from api.moderation_schemas import AuthorMarkRequestSchema, check_settings
+from api.moderation_schemas import AuthorMarkRequestSchema
 from api.payloads import db_int
 from api.views.moderation_ui import comment_response, form_fields
 from core import audit, authors, queue, review, site_settings, stats
@@ -334,15 +334,11 @@ def save_settings(site: str) -> Response:
     page = open_action(site, Role.ADMIN)
     changes = settings_changes(request.form)
     try:
-        check_settings(changes)
+        parsed = site_settings.parse(changes)
         # The form sends every field: store only what differs from the settings in effect,
         # so an untouched default stays a default (and follows it if it is retuned).
         before = site_settings.current(page.site)
-        changed = {
-            key: value
-            for key, value in changes.items()
-            if site_settings.PARSERS[key](value) != before[key]
-        }
+        changed = {key: changes[key] for key, value in parsed.items() if value != before[key]}
         site_settings.update(page.session, page.site, changed, page.principal)
     except InvalidSetting as exc:
         page.session.rollback()

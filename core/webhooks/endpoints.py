@@ -43,7 +43,8 @@ class UrlCheck:
         return url
 
 
-def _purpose(endpoint: WebhookEndpoint) -> str:
+def secret_purpose(endpoint: WebhookEndpoint) -> str:
+    """The associated data that binds an endpoint's encrypted secrets to that endpoint."""
     return f"webhook_endpoints.secret|{endpoint.public_id}"
 
 
@@ -87,7 +88,7 @@ def create(
     )
     secret = signing.new_secret()
     endpoint.secret_ciphertext, endpoint.secret_key_id = vault.encrypt_secret(
-        secret, purpose=_purpose(endpoint)
+        secret, purpose=secret_purpose(endpoint)
     )
     session.add(endpoint)
     audit.record(
@@ -217,7 +218,7 @@ def rotate_secret(
     endpoint.previous_secret_key_id = endpoint.secret_key_id
     endpoint.previous_secret_expires_at = now + grace
     endpoint.secret_ciphertext, endpoint.secret_key_id = vault.encrypt_secret(
-        secret, purpose=_purpose(endpoint)
+        secret, purpose=secret_purpose(endpoint)
     )
     audit.record(
         session,
@@ -239,7 +240,7 @@ def signing_secrets(
     its grace period lasts."""
     found = [
         vault.decrypt_secret(
-            endpoint.secret_ciphertext, endpoint.secret_key_id, purpose=_purpose(endpoint)
+            endpoint.secret_ciphertext, endpoint.secret_key_id, purpose=secret_purpose(endpoint)
         )
     ]
     if (
@@ -252,7 +253,7 @@ def signing_secrets(
             vault.decrypt_secret(
                 endpoint.previous_secret_ciphertext,
                 endpoint.previous_secret_key_id,
-                purpose=_purpose(endpoint),
+                purpose=secret_purpose(endpoint),
             )
         )
     return tuple(found)
