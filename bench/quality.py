@@ -108,40 +108,6 @@ def load_davidson_neither(data: Path) -> list[Example]:
         ]
 
 
-def train_spam(data: Path, *, leave_out: Sequence[str] = ()) -> LinearModel:
-    """The shipped spam recipe without the `leave_out` sources."""
-    examples: list[Example] = []
-    for source in defaults.SPAM_SOURCES:
-        if source not in leave_out:
-            examples.extend(read_examples(data / source))
-    for source in defaults.SPAM_HAM_SOURCES:
-        examples.extend(Example(e.text, 0, e.group) for e in read_examples(data / source))
-    return fit(
-        [e.text for e in examples],
-        [e.label for e in examples],
-        kind="spam",
-        c=defaults.SPAM_C,
-        class_weight=defaults.SPAM_CLASS_WEIGHT,
-    )
-
-
-def train_toxicity(data: Path, *, leave_out: Sequence[str] = ()) -> LinearModel:
-    """The shipped toxicity recipe without the `leave_out` sources (for its civil rows)."""
-    examples: list[Example] = []
-    for source in defaults.TOXICITY_SOURCES:
-        examples.extend(read_examples(data / source))
-    for source in defaults.TOXICITY_CIVIL_SOURCES:
-        if source not in leave_out:
-            examples.extend(e for e in read_examples(data / source) if e.label == 0)
-    return fit(
-        [e.text for e in examples],
-        [e.label for e in examples],
-        kind="toxicity",
-        c=defaults.TOXICITY_C,
-        class_weight="balanced",
-    )
-
-
 def probabilities(model: LinearModel, texts: Sequence[str]) -> np.ndarray:
     return model.probabilities(count_matrix(normalized(texts)))
 
@@ -198,8 +164,8 @@ def youtube_lovo(
     truth: list[int] = []
     per_video = []
     for video in VIDEOS:
-        spam = train_spam(data, leave_out=[video])
-        tox = toxicity if quick else train_toxicity(data, leave_out=[video])
+        spam = defaults.train_spam(data, leave_out=[video])
+        tox = toxicity if quick else defaults.train_toxicity(data, leave_out=[video])
         test = list(read_examples(data / video))
         p = probabilities(spam, [e.text for e in test])
         decisions = pipeline_decisions(ClassifierSet(spam, tox, spans), test)
@@ -344,7 +310,9 @@ def legit_quality(
 ) -> None:
     # SMS: models that never saw the SMS set.
     sms_free = ClassifierSet(
-        train_spam(data, leave_out=[SMS]), train_toxicity(data, leave_out=[SMS]), spans
+        defaults.train_spam(data, leave_out=[SMS]),
+        defaults.train_toxicity(data, leave_out=[SMS]),
+        spans,
     )
     sms_ham = [e for e in read_examples(data / SMS) if e.label == 0]
     legit["SMS ham (models trained without SMS)"] = pipeline_decisions(sms_free, sms_ham)
@@ -373,7 +341,7 @@ def legit_quality(
 def learning_curve(data: Path, quick: bool, rows: list[Row]) -> None:
     """A site the base model never saw: Youtube05's comments; N corrections learnt."""
     video = VIDEOS[-1]
-    base = train_spam(data, leave_out=[video])
+    base = defaults.train_spam(data, leave_out=[video])
     site = list(read_examples(data / video))
     generator = random.Random(7)
     repeats = 1 if quick else 3
